@@ -1,0 +1,125 @@
+//! The flow's error: every lower error wrapped, each with a stable `code`
+//! the UI and scripts can branch on and a message a cashier understands.
+
+use serde::Serialize;
+
+use crate::config::{ConfigError, Environment};
+use crate::ledger::LedgerError;
+use crate::money::MoneyError;
+use crate::providers::ProviderId;
+use crate::providers::pesavoucher::{Decline, PesaVoucherError};
+use crate::receipt::ReceiptError;
+use crate::secrets::SecretError;
+use crate::voucher_code::VoucherCodeError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("{0}")]
+    InvalidCode(#[from] VoucherCodeError),
+    #[error("{0}")]
+    InvalidAmount(#[from] MoneyError),
+    #[error("sign in first: every transaction records who served the customer")]
+    NoCashier,
+    #[error("{message}")]
+    Declined { reason: Decline, message: String },
+    #[error("this voucher was already redeemed at this store ({at}). Do not hand over goods.")]
+    AlreadyRedeemedHere { at: String },
+    #[error(
+        "this voucher is already being redeemed, or its last redemption awaits a manager's check. Do not hand over goods."
+    )]
+    InFlight,
+    #[error("{provider} cannot be reached right now. Nothing was charged; try again in a moment.")]
+    Unreachable {
+        provider: &'static str,
+        detail: String,
+    },
+    #[error("{0}")]
+    Provider(PesaVoucherError),
+    #[error(
+        "no {provider} credentials for {environment} mode: a manager must enter them in Settings"
+    )]
+    MissingCredentials {
+        provider: ProviderId,
+        environment: Environment,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Receipt(#[from] ReceiptError),
+    #[error("the training simulators could not start: {0}")]
+    Simulator(String),
+}
+
+impl FlowError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            FlowError::InvalidCode(_) => "invalid_code",
+            FlowError::InvalidAmount(_) => "invalid_amount",
+            FlowError::NoCashier => "no_cashier",
+            FlowError::Declined { reason, .. } => reason.code(),
+            FlowError::AlreadyRedeemedHere { .. } => "already_redeemed",
+            FlowError::InFlight | FlowError::Ledger(LedgerError::InFlight) => "in_flight",
+            FlowError::Unreachable { .. } => "provider_unreachable",
+            FlowError::Provider(_) => "provider_error",
+            FlowError::MissingCredentials { .. } => "credentials_missing",
+            FlowError::Config(_) => "config",
+            FlowError::Secrets(SecretError::Unavailable { .. }) => "keyring_unavailable",
+            FlowError::Secrets(_) => "credentials_invalid",
+            FlowError::Ledger(_) => "ledger",
+            FlowError::Receipt(_) => "receipt",
+            FlowError::Simulator(_) => "simulator",
+        }
+    }
+
+    /// Declined or refused: the customer's voucher is the problem, not the till.
+    pub fn is_declined(&self) -> bool {
+        matches!(
+            self,
+            FlowError::InvalidCode(_)
+                | FlowError::InvalidAmount(_)
+                | FlowError::Declined { .. }
+                | FlowError::AlreadyRedeemedHere { .. }
+                | FlowError::InFlight
+                | FlowError::Ledger(LedgerError::InFlight)
+        )
+    }
+
+    pub fn to_public(&self) -> PublicError {
+        PublicError {
+            code: self.code().to_string(),
+            message: self.to_string(),
+        }
+    }
+}
+
+impl From<PesaVoucherError> for FlowError {
+    fn from(e: PesaVoucherError) -> Self {
+        match e {
+            PesaVoucherError::Declined {
+                reason,
+                ref provider_message,
+                ..
+            } => FlowError::Declined {
+                message: reason.plain(provider_message),
+                reason,
+            },
+            PesaVoucherError::Unreachable(detail) => FlowError::Unreachable {
+                provider: "PesaVoucher",
+                detail,
+            },
+            other => FlowError::Provider(other),
+        }
+    }
+}
+
+/// What crosses IPC or a `--json` answer: a code and a message, never a
+/// secret or a debug dump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublicError {
+    pub code: String,
+    pub message: String,
+}

@@ -1,0 +1,18 @@
+//! Kaunta's core: flows, provider clients, ledger, receipts, secrets and
+//! training simulators. Nothing here imports Tauri, so all of it is tested
+//! without a window.
+
+pub mod config;
+pub mod error;
+pub mod ledger;
+pub mod money;
+pub mod providers;
+pub mod receipt;
+pub mod redeem;
+pub mod secrets;
+pub mod till;
+pub mod training;
+pub mod voucher_code;
+
+pub use error::{FlowError, PublicError};
+pub use till::{Till, TillOptions};

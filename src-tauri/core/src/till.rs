@@ -1,0 +1,298 @@
+//! One till: its configuration, ledger, credentials, provider clients and,
+//! in training mode, its simulators. The window and every headless command
+//! open one of these and go through the same flows.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::config::{Config, Endpoint, Environment};
+use crate::error::FlowError;
+use crate::ledger::{AuditEntry, Ledger, LedgerError, Outcome, TransactionRow, lease::Lease};
+use crate::money::{Currency, Money};
+use crate::providers::{ProviderId, pesavoucher};
+use crate::secrets::SecretStore;
+use crate::training::{self, Simulators};
+
+#[derive(Debug, Clone)]
+pub struct TillOptions {
+    /// The keyring service name; tests use their own.
+    pub keyring_service: String,
+}
+
+impl Default for TillOptions {
+    fn default() -> Self {
+        TillOptions {
+            keyring_service: std::env::var("KAUNTA_KEYRING_SERVICE")
+                .unwrap_or_else(|_| "kaunta".into()),
+        }
+    }
+}
+
+pub struct Till {
+    data_dir: PathBuf,
+    config: Config,
+    ledger: Arc<Ledger>,
+    lease: Lease,
+    secrets: SecretStore,
+    simulators: Option<Simulators>,
+    pesavoucher: Mutex<Option<Arc<pesavoucher::Client>>>,
+}
+
+/// Amounts as the UI shows them: exact minor units plus the formatted text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MoneyView {
+    pub minor: i64,
+    pub currency: String,
+    pub display: String,
+}
+
+impl From<Money> for MoneyView {
+    fn from(m: Money) -> Self {
+        MoneyView {
+            minor: m.minor,
+            currency: m.currency.code().into(),
+            display: m.to_string(),
+        }
+    }
+}
+
+impl MoneyView {
+    pub fn from_parts(minor: Option<i64>, currency: Option<&str>) -> Option<MoneyView> {
+        let currency: Currency = currency?.parse().ok()?;
+        Some(Money::new(minor?, currency).into())
+    }
+}
+
+/// A history row as shown: the code masked, never the full code.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransactionView {
+    pub id: String,
+    pub created_at: String,
+    pub cashier: String,
+    pub provider: String,
+    pub code_masked: String,
+    pub amount: Option<MoneyView>,
+    pub state: String,
+    pub provider_reference: Option<String>,
+    pub message: Option<String>,
+    pub training: bool,
+}
+
+impl From<TransactionRow> for TransactionView {
+    fn from(r: TransactionRow) -> Self {
+        TransactionView {
+            amount: MoneyView::from_parts(r.amount_minor, r.currency.as_deref()),
+            id: r.id,
+            created_at: r.created_at,
+            cashier: r.cashier,
+            provider: r.provider,
+            code_masked: r.code_masked.unwrap_or_default(),
+            state: r.state.as_str().into(),
+            provider_reference: r.provider_reference,
+            message: r.outcome_message,
+            training: r.training,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CredentialStatus {
+    pub provider: String,
+    pub environment: String,
+    pub configured: bool,
+    pub message: String,
+}
+
+impl Till {
+    pub async fn open(data_dir: &Path, options: TillOptions) -> Result<Till, FlowError> {
+        let config = Config::load(data_dir)?;
+        let ledger = {
+            let dir = data_dir.to_path_buf();
+            let till_id = config.till_id.clone();
+            tokio::task::spawn_blocking(move || Ledger::in_data_dir(&dir, &till_id))
+                .await
+                .expect("ledger open does not panic")?
+        };
+        let lease = Lease::acquire(data_dir).map_err(|e| LedgerError::Open {
+            path: data_dir.join("run"),
+            message: e.to_string(),
+        })?;
+        let needs_sim = ProviderId::ALL
+            .iter()
+            .any(|p| matches!(config.endpoint(*p), Ok(Endpoint::BuiltInSimulator)));
+        let simulators = if needs_sim {
+            Some(
+                Simulators::start(0)
+                    .await
+                    .map_err(|e| FlowError::Simulator(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        Ok(Till {
+            data_dir: data_dir.to_path_buf(),
+            config,
+            ledger: Arc::new(ledger),
+            lease,
+            secrets: SecretStore::new(options.keyring_service),
+            simulators,
+            pesavoucher: Mutex::new(None),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn is_training(&self) -> bool {
+        self.config.is_training()
+    }
+
+    pub fn lease_id(&self) -> &str {
+        self.lease.id()
+    }
+
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    pub fn simulators(&self) -> Option<&Simulators> {
+        self.simulators.as_ref()
+    }
+
+    /// Runs blocking ledger work off the async executor.
+    pub async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Ledger) -> Result<T, LedgerError> + Send + 'static,
+    ) -> Result<T, FlowError> {
+        let ledger = self.ledger.clone();
+        Ok(tokio::task::spawn_blocking(move || f(&ledger))
+            .await
+            .expect("ledger work does not panic")?)
+    }
+
+    pub async fn audit(&self, entry: AuditEntry) -> Result<(), FlowError> {
+        self.db(move |l| l.record(&entry).map(|_| ())).await
+    }
+
+    fn base_url(&self, provider: ProviderId) -> Result<url::Url, FlowError> {
+        match self.config.endpoint(provider)? {
+            Endpoint::Remote(url) => Ok(url),
+            Endpoint::BuiltInSimulator => Ok(self
+                .simulators
+                .as_ref()
+                .ok_or_else(|| FlowError::Simulator("not started".into()))?
+                .base_url(provider)),
+        }
+    }
+
+    /// The PesaVoucher client, built on first use and after credentials change.
+    pub fn pesavoucher(&self) -> Result<Arc<pesavoucher::Client>, FlowError> {
+        let mut slot = self.pesavoucher.lock().unwrap();
+        if let Some(client) = slot.as_ref() {
+            return Ok(client.clone());
+        }
+        let env = self.config.environment;
+        let credentials = if env == Environment::Training {
+            pesavoucher::Credentials {
+                api_key: training::TRAINING_API_KEY.into(),
+                api_secret: training::TRAINING_API_SECRET.into(),
+            }
+        } else {
+            self.secrets
+                .get::<pesavoucher::Credentials>(ProviderId::PesaVoucher, env)?
+                .ok_or(FlowError::MissingCredentials {
+                    provider: ProviderId::PesaVoucher,
+                    environment: env,
+                })?
+        };
+        let client = Arc::new(pesavoucher::Client::new(
+            self.base_url(ProviderId::PesaVoucher)?,
+            credentials,
+        ));
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    pub fn credential_status(&self) -> Vec<CredentialStatus> {
+        let env = self.config.environment;
+        ProviderId::ALL
+            .iter()
+            .map(|p| {
+                let (configured, message) = match self.secrets.get::<serde_json::Value>(*p, env) {
+                    Ok(Some(_)) => (true, "Saved in the system keyring".to_string()),
+                    Ok(None) if env == Environment::Training => (
+                        false,
+                        "Not needed in training mode (the built-in simulator is used)".into(),
+                    ),
+                    Ok(None) => (false, "Not set".into()),
+                    Err(e) => (false, e.to_string()),
+                };
+                CredentialStatus {
+                    provider: p.as_str().into(),
+                    environment: env.as_str().into(),
+                    configured,
+                    message,
+                }
+            })
+            .collect()
+    }
+
+    /// Stores credentials for the current environment (training stores them
+    /// for sandbox, the mode a till moves to next). Values are checked, saved,
+    /// audited without their content, and never returned.
+    pub async fn set_credentials(
+        &self,
+        provider: ProviderId,
+        json: serde_json::Value,
+        actor: &str,
+    ) -> Result<Environment, FlowError> {
+        let env = match self.config.environment {
+            Environment::Training => Environment::Sandbox,
+            other => other,
+        };
+        let outcome = match provider {
+            ProviderId::PesaVoucher => serde_json::from_value::<pesavoucher::Credentials>(json)
+                .map_err(|_| {
+                    crate::secrets::SecretError::Invalid(
+                        "PesaVoucher needs {\"api_key\": \"…\", \"api_secret\": \"…\"}".into(),
+                    )
+                })
+                .and_then(|c| {
+                    c.check()?;
+                    self.secrets.set(provider, env, &c)
+                }),
+        };
+        let entry = AuditEntry {
+            provider: Some(provider.as_str().into()),
+            ..AuditEntry::new(
+                actor,
+                "credentials_changed",
+                if outcome.is_ok() {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+                match &outcome {
+                    Ok(()) => format!("{provider} credentials for {env} saved in the keyring"),
+                    Err(e) => format!("{provider} credentials for {env} not saved: {e}"),
+                },
+            )
+        };
+        self.audit(entry).await?;
+        outcome?;
+        *self.pesavoucher.lock().unwrap() = None;
+        Ok(env)
+    }
+
+    pub async fn recent(&self, limit: u32) -> Result<Vec<TransactionView>, FlowError> {
+        let rows = self.db(move |l| l.recent(limit)).await?;
+        Ok(rows.into_iter().map(TransactionView::from).collect())
+    }
+}

@@ -1,0 +1,25 @@
+//! Built-in provider simulators for training mode and tests: real HTTP on
+//! loopback, so the same client code runs as against the real providers.
+//! Each provider lives under its own path prefix on one server; `/__sim/`
+//! holds the controls tests use to inject faults and wait for requests.
+
+pub mod faults;
+pub mod pesavoucher;
+mod server;
+
+pub use faults::Fault;
+pub use server::Simulators;
+
+use crate::providers::ProviderId;
+
+/// Training credentials: not secrets. The simulator checks them, so the
+/// client's authentication headers are exercised as in production.
+pub const TRAINING_API_KEY: &str = "training-key";
+pub const TRAINING_API_SECRET: &str = "training-secret";
+
+/// Path prefix of each provider's simulator.
+pub fn prefix(provider: ProviderId) -> &'static str {
+    match provider {
+        ProviderId::PesaVoucher => "/pesavoucher/api/v1",
+    }
+}
