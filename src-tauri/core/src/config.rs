@@ -16,31 +16,23 @@ pub const CONFIG_FILE: &str = "config.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("Cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("Cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
     #[error("{path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("the {provider} address “{url}” is not a valid URL")]
+    #[error("The {provider} address “{url}” is not a valid URL")]
     BadUrl { provider: ProviderId, url: String },
-    #[error(
-        "the {provider} address must use https (plain http is allowed only to this computer): {url}"
-    )]
+    #[error("The {provider} address must use https (plain http is allowed only to this computer): {url}")]
     InsecureUrl { provider: ProviderId, url: String },
-    #[error("training mode talks only to simulators on this computer, not to {url}")]
+    #[error("Training mode talks only to simulators on this computer, not to {url}")]
     TrainingNotLoopback { url: String },
-    #[error("no home or application-data folder was found: pass --data-dir")]
+    #[error("No home or application-data folder was found: pass --data-dir")]
     NoDataDir,
-    #[error("the till id must be 1 to 32 letters, digits or dashes")]
+    #[error("The till id must be 1 to 32 letters, digits or dashes")]
     BadTillId,
-    #[error("the store name must be 1 to 60 printable characters")]
+    #[error("The store name must be 1 to 60 printable characters")]
     BadStoreName,
 }
 
@@ -76,9 +68,7 @@ impl FromStr for Environment {
             "training" => Ok(Environment::Training),
             "sandbox" => Ok(Environment::Sandbox),
             "live" => Ok(Environment::Live),
-            other => Err(format!(
-                "unknown environment “{other}”: use training, sandbox or live"
-            )),
+            other => Err(format!("unknown environment “{other}”: use training, sandbox or live")),
         }
     }
 }
@@ -107,10 +97,7 @@ fn yes() -> bool {
 
 impl Default for ReceiptConfig {
     fn default() -> Self {
-        ReceiptConfig {
-            print: true,
-            printer: None,
-        }
+        ReceiptConfig { print: true, printer: None }
     }
 }
 
@@ -167,10 +154,8 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
-        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.clone(),
-            message: e.message().to_string(),
-        })?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.clone(), message: e.message().to_string() })?;
         config.check()?;
         Ok(config)
     }
@@ -178,26 +163,18 @@ impl Config {
     pub fn save(&self, data_dir: &Path) -> Result<(), ConfigError> {
         self.check()?;
         let path = data_dir.join(CONFIG_FILE);
-        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Parse {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| ConfigError::Parse { path: path.clone(), message: e.to_string() })?;
         // Write then rename, so a crash never leaves half a config behind.
         let tmp = data_dir.join(".config.toml.tmp");
-        std::fs::write(&tmp, text).map_err(|source| ConfigError::Write {
-            path: tmp.clone(),
-            source,
-        })?;
+        std::fs::write(&tmp, text).map_err(|source| ConfigError::Write { path: tmp.clone(), source })?;
         std::fs::rename(&tmp, &path).map_err(|source| ConfigError::Write { path, source })
     }
 
     /// Every rule a config must keep, checked on load and before save.
     pub fn check(&self) -> Result<(), ConfigError> {
         let till_ok = (1..=32).contains(&self.till_id.len())
-            && self
-                .till_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+            && self.till_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !till_ok {
             return Err(ConfigError::BadTillId);
         }
@@ -216,29 +193,20 @@ impl Config {
     }
 
     pub fn endpoint(&self, provider: ProviderId) -> Result<Endpoint, ConfigError> {
-        let override_url = self
-            .providers
-            .get(&provider)
-            .and_then(|p| p.base_url.as_deref());
+        let override_url = self.providers.get(&provider).and_then(|p| p.base_url.as_deref());
         let raw = match (override_url, self.environment) {
             (Some(url), _) => url,
             (None, Environment::Training) => return Ok(Endpoint::BuiltInSimulator),
             (None, Environment::Sandbox) => provider.sandbox_url(),
             (None, Environment::Live) => provider.live_url(),
         };
-        let url = Url::parse(raw).map_err(|_| ConfigError::BadUrl {
-            provider,
-            url: raw.into(),
-        })?;
+        let url = Url::parse(raw).map_err(|_| ConfigError::BadUrl { provider, url: raw.into() })?;
         let loopback = is_loopback(&url);
         match url.scheme() {
             "https" => {}
             "http" if loopback => {}
             _ => {
-                return Err(ConfigError::InsecureUrl {
-                    provider,
-                    url: raw.into(),
-                });
+                return Err(ConfigError::InsecureUrl { provider, url: raw.into() });
             }
         }
         if self.is_training() && !loopback {
@@ -267,10 +235,7 @@ pub fn resolve_data_dir(explicit: Option<&Path>) -> Result<PathBuf, ConfigError>
             .data_dir()
             .to_path_buf(),
     };
-    std::fs::create_dir_all(&dir).map_err(|source| ConfigError::Write {
-        path: dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&dir).map_err(|source| ConfigError::Write { path: dir.clone(), source })?;
     Ok(dir)
 }
 
@@ -279,16 +244,8 @@ mod tests {
     use super::*;
 
     fn with_url(env: Environment, url: &str) -> Config {
-        let mut c = Config {
-            environment: env,
-            ..Config::default()
-        };
-        c.providers.insert(
-            ProviderId::PesaVoucher,
-            ProviderConfig {
-                base_url: Some(url.into()),
-            },
-        );
+        let mut c = Config { environment: env, ..Config::default() };
+        c.providers.insert(ProviderId::PesaVoucher, ProviderConfig { base_url: Some(url.into()) });
         c
     }
 
@@ -297,27 +254,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = Config::load(dir.path()).unwrap();
         assert!(c.is_training());
-        assert_eq!(
-            c.endpoint(ProviderId::PesaVoucher).unwrap(),
-            Endpoint::BuiltInSimulator
-        );
+        assert_eq!(c.endpoint(ProviderId::PesaVoucher).unwrap(), Endpoint::BuiltInSimulator);
     }
 
     #[test]
     fn sandbox_and_live_default_to_the_documented_urls() {
-        let sandbox = Config {
-            environment: Environment::Sandbox,
-            ..Config::default()
-        };
-        let live = Config {
-            environment: Environment::Live,
-            ..Config::default()
-        };
+        let sandbox = Config { environment: Environment::Sandbox, ..Config::default() };
+        let live = Config { environment: Environment::Live, ..Config::default() };
         assert_eq!(
             sandbox.endpoint(ProviderId::PesaVoucher).unwrap(),
-            Endpoint::Remote(
-                Url::parse("https://sandbox.payments.pesavoucher.com/api/v1").unwrap()
-            )
+            Endpoint::Remote(Url::parse("https://sandbox.payments.pesavoucher.com/api/v1").unwrap())
         );
         assert_eq!(
             live.endpoint(ProviderId::PesaVoucher).unwrap(),
@@ -327,20 +273,10 @@ mod tests {
 
     #[test]
     fn plain_http_is_only_for_loopback() {
-        for ok in [
-            "http://127.0.0.1:9/api",
-            "http://localhost:8080/",
-            "http://[::1]:1/",
-            "https://example.com/",
-        ] {
+        for ok in ["http://127.0.0.1:9/api", "http://localhost:8080/", "http://[::1]:1/", "https://example.com/"] {
             assert!(with_url(Environment::Live, ok).check().is_ok(), "{ok}");
         }
-        for bad in [
-            "http://10.0.0.1/api",
-            "http://example.com/",
-            "ftp://127.0.0.1/",
-            "http://127.0.0.1.example.com/",
-        ] {
+        for bad in ["http://10.0.0.1/api", "http://example.com/", "ftp://127.0.0.1/", "http://127.0.0.1.example.com/"] {
             assert!(
                 matches!(
                     with_url(Environment::Live, bad).check(),
@@ -354,11 +290,7 @@ mod tests {
     #[test]
     fn training_never_talks_to_a_remote_host() {
         assert!(matches!(
-            with_url(
-                Environment::Training,
-                "https://payments.pesavoucher.com/api/v1"
-            )
-            .check(),
+            with_url(Environment::Training, "https://payments.pesavoucher.com/api/v1").check(),
             Err(ConfigError::TrainingNotLoopback { .. })
         ));
     }
@@ -372,37 +304,17 @@ mod tests {
         c.save(dir.path()).unwrap();
         assert_eq!(Config::load(dir.path()).unwrap(), c);
 
-        std::fs::write(
-            dir.path().join(CONFIG_FILE),
-            "environment = \"training\"\napi_secret = \"x\"\n",
-        )
-        .unwrap();
-        assert!(matches!(
-            Config::load(dir.path()),
-            Err(ConfigError::Parse { .. })
-        ));
-        std::fs::write(
-            dir.path().join(CONFIG_FILE),
-            "environment = \"production\"\n",
-        )
-        .unwrap();
-        assert!(matches!(
-            Config::load(dir.path()),
-            Err(ConfigError::Parse { .. })
-        ));
+        std::fs::write(dir.path().join(CONFIG_FILE), "environment = \"training\"\napi_secret = \"x\"\n").unwrap();
+        assert!(matches!(Config::load(dir.path()), Err(ConfigError::Parse { .. })));
+        std::fs::write(dir.path().join(CONFIG_FILE), "environment = \"production\"\n").unwrap();
+        assert!(matches!(Config::load(dir.path()), Err(ConfigError::Parse { .. })));
     }
 
     #[test]
     fn bad_identity_is_refused() {
-        let c = Config {
-            till_id: "till 1; rm".into(),
-            ..Config::default()
-        };
+        let c = Config { till_id: "till 1; rm".into(), ..Config::default() };
         assert!(matches!(c.check(), Err(ConfigError::BadTillId)));
-        let c = Config {
-            store_name: "a\u{7}b".into(),
-            ..Config::default()
-        };
+        let c = Config { store_name: "a\u{7}b".into(), ..Config::default() };
         assert!(matches!(c.check(), Err(ConfigError::BadStoreName)));
     }
 }

@@ -18,30 +18,22 @@ pub enum FlowError {
     InvalidCode(#[from] VoucherCodeError),
     #[error("{0}")]
     InvalidAmount(#[from] MoneyError),
-    #[error("sign in first: every transaction records who served the customer")]
+    #[error("Sign in first: every transaction records who served the customer")]
     NoCashier,
     #[error("{message}")]
     Declined { reason: Decline, message: String },
-    #[error("this voucher was already redeemed at this store ({at}). Do not hand over goods.")]
+    #[error("This voucher was already redeemed at this store ({at}). Do not hand over goods.")]
     AlreadyRedeemedHere { at: String },
     #[error(
-        "this voucher is already being redeemed, or its last redemption awaits a manager's check. Do not hand over goods."
+        "This voucher is already being redeemed, or its last redemption awaits a manager's check. Do not hand over goods."
     )]
     InFlight,
     #[error("{provider} cannot be reached right now. Nothing was charged; try again in a moment.")]
-    Unreachable {
-        provider: &'static str,
-        detail: String,
-    },
+    Unreachable { provider: &'static str, detail: String },
     #[error("{0}")]
     Provider(PesaVoucherError),
-    #[error(
-        "no {provider} credentials for {environment} mode: a manager must enter them in Settings"
-    )]
-    MissingCredentials {
-        provider: ProviderId,
-        environment: Environment,
-    },
+    #[error("No {provider} credentials for {environment} mode: a manager must enter them in Settings")]
+    MissingCredentials { provider: ProviderId, environment: Environment },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -50,7 +42,7 @@ pub enum FlowError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Receipt(#[from] ReceiptError),
-    #[error("the training simulators could not start: {0}")]
+    #[error("The training simulators could not start: {0}")]
     Simulator(String),
 }
 
@@ -89,28 +81,17 @@ impl FlowError {
     }
 
     pub fn to_public(&self) -> PublicError {
-        PublicError {
-            code: self.code().to_string(),
-            message: self.to_string(),
-        }
+        PublicError { code: self.code().to_string(), message: self.to_string() }
     }
 }
 
 impl From<PesaVoucherError> for FlowError {
     fn from(e: PesaVoucherError) -> Self {
         match e {
-            PesaVoucherError::Declined {
-                reason,
-                ref provider_message,
-                ..
-            } => FlowError::Declined {
-                message: reason.plain(provider_message),
-                reason,
-            },
-            PesaVoucherError::Unreachable(detail) => FlowError::Unreachable {
-                provider: "PesaVoucher",
-                detail,
-            },
+            PesaVoucherError::Declined { reason, ref provider_message, .. } => {
+                FlowError::Declined { message: reason.plain(provider_message), reason }
+            }
+            PesaVoucherError::Unreachable(detail) => FlowError::Unreachable { provider: "PesaVoucher", detail },
             other => FlowError::Provider(other),
         }
     }

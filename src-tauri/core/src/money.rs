@@ -8,19 +8,19 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("enter an amount, for example 750 or 750.50")]
+    #[error("Enter an amount, for example 750 or 750.50")]
     Empty,
     #[error("“{0}” is not an amount: use digits and at most one decimal point")]
     NotANumber(String),
     #[error("{currency} amounts have at most {decimals} decimal places")]
     TooPrecise { currency: Currency, decimals: u32 },
-    #[error("the amount must be more than zero")]
+    #[error("The amount must be more than zero")]
     NotPositive,
-    #[error("the amount is too large")]
+    #[error("The amount is too large")]
     Overflow,
-    #[error("the provider sent an amount that is not exact in {currency}: {value}")]
+    #[error("The provider sent an amount that is not exact in {currency}: {value}")]
     InexactWire { currency: Currency, value: String },
-    #[error("unsupported currency “{0}”")]
+    #[error("Unsupported currency “{0}”")]
     UnknownCurrency(String),
 }
 
@@ -99,11 +99,7 @@ impl Money {
     /// Parses what a person typed: "750", "750.5", "1,200.50". Rejects more
     /// decimals than the currency has instead of rounding them away.
     pub fn parse(input: &str, currency: Currency) -> Result<Self, MoneyError> {
-        let s: String = input
-            .trim()
-            .chars()
-            .filter(|c| *c != ',' && *c != '_')
-            .collect();
+        let s: String = input.trim().chars().filter(|c| *c != ',' && *c != '_').collect();
         if s.is_empty() {
             return Err(MoneyError::Empty);
         }
@@ -128,10 +124,7 @@ impl Money {
     /// to the nearest minor unit; anything further from a minor unit is refused.
     pub fn from_wire_f64(value: f64, currency: Currency) -> Result<Self, MoneyError> {
         if !value.is_finite() {
-            return Err(MoneyError::InexactWire {
-                currency,
-                value: value.to_string(),
-            });
+            return Err(MoneyError::InexactWire { currency, value: value.to_string() });
         }
         let text = format!("{value}");
         if let Ok(minor) = parse_decimal(&text, currency) {
@@ -140,15 +133,9 @@ impl Money {
         let scaled = value * currency.scale() as f64;
         let rounded = scaled.round();
         if (scaled - rounded).abs() > 1e-6 || rounded.abs() >= MAX_WIRE_MINOR as f64 {
-            return Err(MoneyError::InexactWire {
-                currency,
-                value: text,
-            });
+            return Err(MoneyError::InexactWire { currency, value: text });
         }
-        Ok(Money {
-            minor: rounded as i64,
-            currency,
-        })
+        Ok(Money { minor: rounded as i64, currency })
     }
 
     /// The provider's decimal number (PesaVoucher and Pesapal send floats).
@@ -165,10 +152,7 @@ impl Money {
     /// rather than dropping them.
     pub fn to_wire_whole_units(self) -> Result<i64, MoneyError> {
         if self.minor % self.currency.scale() != 0 {
-            return Err(MoneyError::TooPrecise {
-                currency: self.currency,
-                decimals: 0,
-            });
+            return Err(MoneyError::TooPrecise { currency: self.currency, decimals: 0 });
         }
         Ok(self.minor / self.currency.scale())
     }
@@ -190,10 +174,7 @@ impl Money {
         if self.currency.exponent() == 0 {
             format!("{sign}{grouped}")
         } else {
-            format!(
-                "{sign}{grouped}.{frac:0width$}",
-                width = self.currency.exponent() as usize
-            )
+            format!("{sign}{grouped}.{frac:0width$}", width = self.currency.exponent() as usize)
         }
     }
 }
@@ -221,23 +202,11 @@ fn parse_decimal(s: &str, currency: Currency) -> Result<i64, MoneyError> {
     let exp = currency.exponent() as usize;
     let frac = frac.trim_end_matches('0');
     if frac.len() > exp {
-        return Err(MoneyError::TooPrecise {
-            currency,
-            decimals: currency.exponent(),
-        });
+        return Err(MoneyError::TooPrecise { currency, decimals: currency.exponent() });
     }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| MoneyError::Overflow)?
-    };
-    let frac_minor: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<exp$}")
-            .parse()
-            .map_err(|_| MoneyError::Overflow)?
-    };
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| MoneyError::Overflow)? };
+    let frac_minor: i64 =
+        if frac.is_empty() { 0 } else { format!("{frac:0<exp$}").parse().map_err(|_| MoneyError::Overflow)? };
     let minor = whole
         .checked_mul(currency.scale())
         .and_then(|m| m.checked_add(frac_minor))
@@ -261,114 +230,49 @@ mod tests {
         assert_eq!(Money::parse("0.01", Currency::KES), Ok(kes(1)));
         assert_eq!(Money::parse(".5", Currency::KES), Ok(kes(50)));
         assert_eq!(Money::parse("12.300", Currency::KES), Ok(kes(1_230)));
-        assert_eq!(
-            Money::parse("5000", Currency::UGX),
-            Ok(Money::new(5_000, Currency::UGX))
-        );
+        assert_eq!(Money::parse("5000", Currency::UGX), Ok(Money::new(5_000, Currency::UGX)));
     }
 
     #[test]
     fn typed_amounts_with_too_many_decimals_are_refused_not_rounded() {
-        assert!(matches!(
-            Money::parse("12.345", Currency::KES),
-            Err(MoneyError::TooPrecise { .. })
-        ));
-        assert!(matches!(
-            Money::parse("10.5", Currency::UGX),
-            Err(MoneyError::TooPrecise { .. })
-        ));
+        assert!(matches!(Money::parse("12.345", Currency::KES), Err(MoneyError::TooPrecise { .. })));
+        assert!(matches!(Money::parse("10.5", Currency::UGX), Err(MoneyError::TooPrecise { .. })));
     }
 
     #[test]
     fn bad_typed_amounts_are_refused() {
         assert_eq!(Money::parse("", Currency::KES), Err(MoneyError::Empty));
-        assert_eq!(
-            Money::parse("0", Currency::KES),
-            Err(MoneyError::NotPositive)
-        );
-        assert_eq!(
-            Money::parse("-5", Currency::KES),
-            Err(MoneyError::NotPositive)
-        );
-        assert!(matches!(
-            Money::parse("1e3", Currency::KES),
-            Err(MoneyError::NotANumber(_))
-        ));
-        assert!(matches!(
-            Money::parse("12.3.4", Currency::KES),
-            Err(MoneyError::NotANumber(_))
-        ));
-        assert!(matches!(
-            Money::parse("١٢٣", Currency::KES),
-            Err(MoneyError::NotANumber(_))
-        ));
-        assert_eq!(
-            Money::parse("99999999999999999999", Currency::KES),
-            Err(MoneyError::Overflow)
-        );
-        assert_eq!(
-            Money::parse("90071992547409.93", Currency::KES),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(Money::parse("0", Currency::KES), Err(MoneyError::NotPositive));
+        assert_eq!(Money::parse("-5", Currency::KES), Err(MoneyError::NotPositive));
+        assert!(matches!(Money::parse("1e3", Currency::KES), Err(MoneyError::NotANumber(_))));
+        assert!(matches!(Money::parse("12.3.4", Currency::KES), Err(MoneyError::NotANumber(_))));
+        assert!(matches!(Money::parse("١٢٣", Currency::KES), Err(MoneyError::NotANumber(_))));
+        assert_eq!(Money::parse("99999999999999999999", Currency::KES), Err(MoneyError::Overflow));
+        assert_eq!(Money::parse("90071992547409.93", Currency::KES), Err(MoneyError::Overflow));
     }
 
     #[test]
     fn wire_floats_round_trip_exactly() {
-        for minor in [
-            1,
-            5,
-            10,
-            99,
-            5_000,
-            75_000,
-            120_050,
-            15_000_000,
-            123_456_789_01,
-        ] {
+        for minor in [1, 5, 10, 99, 5_000, 75_000, 120_050, 15_000_000, 123_456_789_01] {
             let wire = kes(minor).to_wire_f64().unwrap();
-            assert_eq!(
-                Money::from_wire_f64(wire, Currency::KES),
-                Ok(kes(minor)),
-                "{minor}"
-            );
+            assert_eq!(Money::from_wire_f64(wire, Currency::KES), Ok(kes(minor)), "{minor}");
         }
-        assert_eq!(
-            serde_json::to_string(&kes(75_000).to_wire_f64().unwrap()).unwrap(),
-            "750.0"
-        );
-        assert_eq!(
-            serde_json::to_string(&kes(120_050).to_wire_f64().unwrap()).unwrap(),
-            "1200.5"
-        );
-        assert_eq!(
-            serde_json::to_string(&kes(1).to_wire_f64().unwrap()).unwrap(),
-            "0.01"
-        );
+        assert_eq!(serde_json::to_string(&kes(75_000).to_wire_f64().unwrap()).unwrap(), "750.0");
+        assert_eq!(serde_json::to_string(&kes(120_050).to_wire_f64().unwrap()).unwrap(), "1200.5");
+        assert_eq!(serde_json::to_string(&kes(1).to_wire_f64().unwrap()).unwrap(), "0.01");
     }
 
     #[test]
     fn wire_float_noise_rounds_to_the_nearest_minor_unit() {
         assert_eq!(Money::from_wire_f64(0.1 + 0.2, Currency::KES), Ok(kes(30)));
-        assert_eq!(
-            Money::from_wire_f64(1.005 * 1000.0, Currency::KES),
-            Ok(kes(100_500))
-        );
+        assert_eq!(Money::from_wire_f64(1.005 * 1000.0, Currency::KES), Ok(kes(100_500)));
     }
 
     #[test]
     fn wire_amounts_finer_than_a_minor_unit_are_refused() {
-        assert!(matches!(
-            Money::from_wire_f64(10.005, Currency::KES),
-            Err(MoneyError::InexactWire { .. })
-        ));
-        assert!(matches!(
-            Money::from_wire_f64(f64::NAN, Currency::KES),
-            Err(MoneyError::InexactWire { .. })
-        ));
-        assert!(matches!(
-            Money::from_wire_f64(1e300, Currency::KES),
-            Err(MoneyError::InexactWire { .. })
-        ));
+        assert!(matches!(Money::from_wire_f64(10.005, Currency::KES), Err(MoneyError::InexactWire { .. })));
+        assert!(matches!(Money::from_wire_f64(f64::NAN, Currency::KES), Err(MoneyError::InexactWire { .. })));
+        assert!(matches!(Money::from_wire_f64(1e300, Currency::KES), Err(MoneyError::InexactWire { .. })));
     }
 
     #[test]
@@ -383,9 +287,6 @@ mod tests {
         assert_eq!(kes(123_456_789).to_string(), "KES 1,234,567.89");
         assert_eq!(kes(5).to_string(), "KES 0.05");
         assert_eq!(kes(-120_050).to_string(), "KES -1,200.50");
-        assert_eq!(
-            Money::new(1_500_000, Currency::UGX).to_string(),
-            "UGX 1,500,000"
-        );
+        assert_eq!(Money::new(1_500_000, Currency::UGX).to_string(), "UGX 1,500,000");
     }
 }

@@ -59,11 +59,7 @@ fn voucher_audit(
 /// A stored UTC time as the till's clock shows it.
 fn local_time(utc: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(utc)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%d %b %Y %H:%M")
-                .to_string()
-        })
+        .map(|t| t.with_timezone(&chrono::Local).format("%d %b %Y %H:%M").to_string())
         .unwrap_or_else(|_| utc.to_string())
 }
 
@@ -77,25 +73,16 @@ fn require_cashier(cashier: &str) -> Result<&str, FlowError> {
 
 impl Till {
     /// Read-only; every check lands in the audit log.
-    pub async fn validate_voucher(
-        &self,
-        cashier: &str,
-        raw_code: &str,
-    ) -> Result<ValidationResult, FlowError> {
+    pub async fn validate_voucher(&self, cashier: &str, raw_code: &str) -> Result<ValidationResult, FlowError> {
         let cashier = require_cashier(cashier)?;
         let code = VoucherCode::parse(raw_code)?;
         let client = self.pesavoucher()?;
         let answer = client.validate_voucher(&code).await;
         let (outcome, details) = match &answer {
             Ok(Validation::Valid(v)) => (Outcome::Success, format!("valid: {}", v.amount)),
-            Ok(Validation::Invalid(reasons)) => (
-                Outcome::Failure,
-                reasons
-                    .iter()
-                    .map(|r| r.1.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+            Ok(Validation::Invalid(reasons)) => {
+                (Outcome::Failure, reasons.iter().map(|r| r.1.as_str()).collect::<Vec<_>>().join("; "))
+            }
             Err(e) => (Outcome::Failure, e.to_string()),
         };
         let mut entry = voucher_audit(cashier, "validate", outcome, &code, details);
@@ -119,10 +106,7 @@ impl Till {
                 customer_name: None,
                 reasons: reasons
                     .into_iter()
-                    .map(|(d, m)| Reason {
-                        code: d.code().into(),
-                        message: d.plain(&m),
-                    })
+                    .map(|(d, m)| Reason { code: d.code().into(), message: d.plain(&m) })
                     .collect(),
             },
         })
@@ -131,11 +115,7 @@ impl Till {
     /// Redeems a voucher at most once. The intent row is committed before the
     /// request; a lost answer leaves the transaction `unknown` (returned as a
     /// result, not an error: the cashier must not hand over goods).
-    pub async fn redeem_voucher(
-        &self,
-        cashier: &str,
-        raw_code: &str,
-    ) -> Result<RedemptionResult, FlowError> {
+    pub async fn redeem_voucher(&self, cashier: &str, raw_code: &str) -> Result<RedemptionResult, FlowError> {
         let cashier = require_cashier(cashier)?.to_string();
         let code = VoucherCode::parse(raw_code)?;
         let provider = ProviderId::PesaVoucher.as_str();
@@ -143,19 +123,10 @@ impl Till {
         let (p, c) = (provider.to_string(), code.expose().to_string());
         if let Some(earlier) = self.db(move |l| l.blocking_redemption(&p, &c)).await? {
             let refusal = match earlier.state {
-                State::Completed => FlowError::AlreadyRedeemedHere {
-                    at: local_time(&earlier.updated_at),
-                },
+                State::Completed => FlowError::AlreadyRedeemedHere { at: local_time(&earlier.updated_at) },
                 _ => FlowError::InFlight,
             };
-            self.audit(voucher_audit(
-                &cashier,
-                "redeem_refused",
-                Outcome::Failure,
-                &code,
-                refusal.to_string(),
-            ))
-            .await?;
+            self.audit(voucher_audit(&cashier, "redeem_refused", Outcome::Failure, &code, refusal.to_string())).await?;
             return Err(refusal);
         }
 
@@ -166,18 +137,8 @@ impl Till {
             Validation::Valid(v) => v,
             Validation::Invalid(mut reasons) => {
                 let (reason, message) = reasons.remove(0);
-                self.audit(voucher_audit(
-                    &cashier,
-                    "redeem_refused",
-                    Outcome::Failure,
-                    &code,
-                    message.clone(),
-                ))
-                .await?;
-                return Err(FlowError::Declined {
-                    message: reason.plain(&message),
-                    reason,
-                });
+                self.audit(voucher_audit(&cashier, "redeem_refused", Outcome::Failure, &code, message.clone())).await?;
+                return Err(FlowError::Declined { message: reason.plain(&message), reason });
             }
         };
 
@@ -229,10 +190,7 @@ impl Till {
             Ok(r) => {
                 let mut message = format!("Voucher redeemed successfully at {}", r.redeemed_at);
                 if r.amount != valid.amount {
-                    message.push_str(&format!(
-                        " (amount {} differs from the validated {})",
-                        r.amount, valid.amount
-                    ));
+                    message.push_str(&format!(" (amount {} differs from the validated {})", r.amount, valid.amount));
                 }
                 let finish = Finish {
                     amount_minor: Some(r.amount.minor),
@@ -245,35 +203,19 @@ impl Till {
             }
             Err(e) if e.outcome_unknown() || matches!(e, PesaVoucherError::Amount(_)) => (
                 State::Unknown,
-                Finish {
-                    message: format!("{e} The redemption may or may not have happened."),
-                    ..Finish::default()
-                },
+                Finish { message: format!("{e} The redemption may or may not have happened."), ..Finish::default() },
                 Outcome::Failure,
             ),
-            Err(e) => (
-                State::Failed,
-                Finish {
-                    message: e.to_string(),
-                    ..Finish::default()
-                },
-                Outcome::Failure,
-            ),
+            Err(e) => (State::Failed, Finish { message: e.to_string(), ..Finish::default() }, Outcome::Failure),
         };
-        let mut entry = voucher_audit(
-            &cashier,
-            "redeem_outcome",
-            outcome,
-            &code,
-            format!("{state}: {}", finish.message),
-        );
+        let mut entry =
+            voucher_audit(&cashier, "redeem_outcome", outcome, &code, format!("{state}: {}", finish.message));
         entry.transaction_id = Some(id.clone());
         entry.amount_minor = finish.amount_minor.or(intent.amount_minor);
         entry.currency = finish.currency.clone().or(intent.currency.clone());
         let row = {
             let id = id.clone();
-            self.db(move |l| l.finish(&id, state, &finish, &entry))
-                .await?
+            self.db(move |l| l.finish(&id, state, &finish, &entry)).await?
         };
 
         match answer {
@@ -289,11 +231,7 @@ impl Till {
         }
     }
 
-    fn redemption_result(
-        &self,
-        row: TransactionRow,
-        receipt: Option<Delivery>,
-    ) -> RedemptionResult {
+    fn redemption_result(&self, row: TransactionRow, receipt: Option<Delivery>) -> RedemptionResult {
         let amount = MoneyView::from_parts(row.amount_minor, row.currency.as_deref());
         let message = match (row.state, &amount) {
             (State::Completed, Some(a)) => format!("{} redeemed: hand over the goods", a.display),
@@ -330,11 +268,7 @@ impl Till {
             customer_name: row.customer_name.clone(),
             amount: MoneyView::from_parts(row.amount_minor, row.currency.as_deref())
                 .and_then(|m| Some(crate::money::Money::new(m.minor, m.currency.parse().ok()?))),
-            details: row
-                .provider_reference
-                .iter()
-                .map(|r| ("Redeemed at".to_string(), r.clone()))
-                .collect(),
+            details: row.provider_reference.iter().map(|r| ("Redeemed at".to_string(), r.clone())).collect(),
             transaction_id: row.id.clone(),
             training: row.training,
             reprint,
@@ -345,25 +279,12 @@ impl Till {
             .expect("receipt layout does not panic");
         let delivery = match saved {
             Ok((path, height)) if self.config().receipt.print => {
-                receipt::print::print(
-                    &path,
-                    self.config().receipt.printer.as_deref(),
-                    Some(height),
-                )
-                .await
+                receipt::print::print(&path, self.config().receipt.printer.as_deref(), Some(height)).await
             }
-            Ok((path, _)) => Delivery {
-                path: path.display().to_string(),
-                printed: false,
-                printer: None,
-                print_error: None,
-            },
-            Err(e) => Delivery {
-                path: String::new(),
-                printed: false,
-                printer: None,
-                print_error: Some(e.to_string()),
-            },
+            Ok((path, _)) => {
+                Delivery { path: path.display().to_string(), printed: false, printer: None, print_error: None }
+            }
+            Err(e) => Delivery { path: String::new(), printed: false, printer: None, print_error: Some(e.to_string()) },
         };
         let (event, outcome) = match (reprint, delivery.printed || delivery.print_error.is_none()) {
             (false, true) => ("receipt_printed", Outcome::Success),
@@ -398,19 +319,11 @@ impl Till {
     pub async fn recover(&self, actor: &str) -> Result<Vec<TransactionRow>, FlowError> {
         let dir = self.data_dir().to_path_buf();
         let who = actor.to_string();
-        self.db(move |l| l.mark_abandoned_unknown(&dir, &who))
-            .await?;
+        self.db(move |l| l.mark_abandoned_unknown(&dir, &who)).await?;
         let open = self.db(|l| l.open_transactions()).await?;
         let mut settled = Vec::new();
-        for row in open
-            .into_iter()
-            .filter(|r| r.state == State::Unknown && r.operation == "redeem")
-        {
-            let Some(code) = row
-                .voucher_code
-                .as_deref()
-                .and_then(|c| VoucherCode::parse(c).ok())
-            else {
+        for row in open.into_iter().filter(|r| r.state == State::Unknown && r.operation == "redeem") {
+            let Some(code) = row.voucher_code.as_deref().and_then(|c| VoucherCode::parse(c).ok()) else {
                 continue;
             };
             let Ok(client) = self.pesavoucher() else {
@@ -418,21 +331,12 @@ impl Till {
             };
             let verdict = match client.validate_voucher(&code).await {
                 Ok(Validation::Invalid(reasons)) => reasons.iter().find_map(|(d, m)| {
-                    matches!(
-                        d,
-                        crate::providers::pesavoucher::Decline::AlreadyRedeemed { .. }
-                    )
-                    .then(|| {
-                        (
-                            State::Completed,
-                            format!("reconciled: PesaVoucher says “{m}”"),
-                        )
-                    })
+                    matches!(d, crate::providers::pesavoucher::Decline::AlreadyRedeemed { .. })
+                        .then(|| (State::Completed, format!("reconciled: PesaVoucher says “{m}”")))
                 }),
-                Ok(Validation::Valid(_)) => Some((
-                    State::Failed,
-                    "reconciled: PesaVoucher says the voucher is still unredeemed".to_string(),
-                )),
+                Ok(Validation::Valid(_)) => {
+                    Some((State::Failed, "reconciled: PesaVoucher says the voucher is still unredeemed".to_string()))
+                }
                 Err(_) => None,
             };
             let Some((state, message)) = verdict else {
@@ -441,11 +345,7 @@ impl Till {
             let mut entry = voucher_audit(
                 actor,
                 "reconciled",
-                if state == State::Completed {
-                    Outcome::Success
-                } else {
-                    Outcome::Failure
-                },
+                if state == State::Completed { Outcome::Success } else { Outcome::Failure },
                 &code,
                 message.clone(),
             );
@@ -453,14 +353,8 @@ impl Till {
             entry.amount_minor = row.amount_minor;
             entry.currency = row.currency.clone();
             let id = row.id.clone();
-            let finish = Finish {
-                message,
-                ..Finish::default()
-            };
-            match self
-                .db(move |l| l.finish(&id, state, &finish, &entry))
-                .await
-            {
+            let finish = Finish { message, ..Finish::default() };
+            match self.db(move |l| l.finish(&id, state, &finish, &entry)).await {
                 Ok(row) => settled.push(row),
                 Err(FlowError::Ledger(crate::ledger::LedgerError::AlreadyFinal { .. })) => {}
                 Err(e) => return Err(e),

@@ -12,11 +12,11 @@ pub const DEFAULT_SERVICE: &str = "kaunta";
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error(
-        "the system keyring is not available, so credentials cannot be read or saved. \
+        "The system keyring is not available, so credentials cannot be read or saved. \
          Sign in to a desktop session with a keyring (GNOME Keyring or KWallet) and try again"
     )]
     Unavailable { detail: String },
-    #[error("the keyring entry for {provider} is damaged: enter the credentials again in Settings")]
+    #[error("The keyring entry for {provider} is damaged: enter the credentials again in Settings")]
     Corrupt { provider: ProviderId },
     #[error("{0}")]
     Invalid(String),
@@ -45,40 +45,25 @@ impl Default for SecretStore {
 impl SecretStore {
     /// `service` separates stores; tests use their own so they never touch a real till's.
     pub fn new(service: impl Into<String>) -> Self {
-        SecretStore {
-            service: service.into(),
-        }
+        SecretStore { service: service.into() }
     }
 
     fn entry(&self, provider: ProviderId, env: Environment) -> Result<keyring::Entry, SecretError> {
         keyring::Entry::new(&self.service, &format!("{provider}/{env}")).map_err(unavailable)
     }
 
-    pub fn get<T: DeserializeOwned>(
-        &self,
-        provider: ProviderId,
-        env: Environment,
-    ) -> Result<Option<T>, SecretError> {
+    pub fn get<T: DeserializeOwned>(&self, provider: ProviderId, env: Environment) -> Result<Option<T>, SecretError> {
         match self.entry(provider, env)?.get_password() {
-            Ok(json) => serde_json::from_str(&json)
-                .map(Some)
-                .map_err(|_| SecretError::Corrupt { provider }),
+            Ok(json) => serde_json::from_str(&json).map(Some).map_err(|_| SecretError::Corrupt { provider }),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(keyring::Error::BadEncoding(_)) => Err(SecretError::Corrupt { provider }),
             Err(e) => Err(unavailable(e)),
         }
     }
 
-    pub fn set<T: Serialize>(
-        &self,
-        provider: ProviderId,
-        env: Environment,
-        value: &T,
-    ) -> Result<(), SecretError> {
+    pub fn set<T: Serialize>(&self, provider: ProviderId, env: Environment, value: &T) -> Result<(), SecretError> {
         let json = serde_json::to_string(value).map_err(|e| SecretError::Invalid(e.to_string()))?;
-        self.entry(provider, env)?
-            .set_password(&json)
-            .map_err(unavailable)
+        self.entry(provider, env)?.set_password(&json).map_err(unavailable)
     }
 
     pub fn delete(&self, provider: ProviderId, env: Environment) -> Result<(), SecretError> {
@@ -90,9 +75,7 @@ impl SecretStore {
 }
 
 fn unavailable(e: keyring::Error) -> SecretError {
-    SecretError::Unavailable {
-        detail: e.to_string(),
-    }
+    SecretError::Unavailable { detail: e.to_string() }
 }
 
 /// One credential field: present, of a sane length, and free of control
@@ -102,14 +85,10 @@ pub fn check_field(label: &str, value: &str) -> Result<(), SecretError> {
         return Err(SecretError::Invalid(format!("{label} is empty")));
     }
     if value.len() > 512 {
-        return Err(SecretError::Invalid(format!(
-            "{label} is too long (at most 512 characters)"
-        )));
+        return Err(SecretError::Invalid(format!("{label} is too long (at most 512 characters)")));
     }
     if value.chars().any(|c| c.is_control()) {
-        return Err(SecretError::Invalid(format!(
-            "{label} contains control characters"
-        )));
+        return Err(SecretError::Invalid(format!("{label} contains control characters")));
     }
     Ok(())
 }

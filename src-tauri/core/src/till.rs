@@ -23,10 +23,7 @@ pub struct TillOptions {
 
 impl Default for TillOptions {
     fn default() -> Self {
-        TillOptions {
-            keyring_service: std::env::var("KAUNTA_KEYRING_SERVICE")
-                .unwrap_or_else(|_| "kaunta".into()),
-        }
+        TillOptions { keyring_service: std::env::var("KAUNTA_KEYRING_SERVICE").unwrap_or_else(|_| "kaunta".into()) }
     }
 }
 
@@ -50,11 +47,7 @@ pub struct MoneyView {
 
 impl From<Money> for MoneyView {
     fn from(m: Money) -> Self {
-        MoneyView {
-            minor: m.minor,
-            currency: m.currency.code().into(),
-            display: m.to_string(),
-        }
+        MoneyView { minor: m.minor, currency: m.currency.code().into(), display: m.to_string() }
     }
 }
 
@@ -115,19 +108,11 @@ impl Till {
                 .await
                 .expect("ledger open does not panic")?
         };
-        let lease = Lease::acquire(data_dir).map_err(|e| LedgerError::Open {
-            path: data_dir.join("run"),
-            message: e.to_string(),
-        })?;
-        let needs_sim = ProviderId::ALL
-            .iter()
-            .any(|p| matches!(config.endpoint(*p), Ok(Endpoint::BuiltInSimulator)));
+        let lease = Lease::acquire(data_dir)
+            .map_err(|e| LedgerError::Open { path: data_dir.join("run"), message: e.to_string() })?;
+        let needs_sim = ProviderId::ALL.iter().any(|p| matches!(config.endpoint(*p), Ok(Endpoint::BuiltInSimulator)));
         let simulators = if needs_sim {
-            Some(
-                Simulators::start(0)
-                    .await
-                    .map_err(|e| FlowError::Simulator(e.to_string()))?,
-            )
+            Some(Simulators::start(0).await.map_err(|e| FlowError::Simulator(e.to_string()))?)
         } else {
             None
         };
@@ -172,9 +157,7 @@ impl Till {
         f: impl FnOnce(&Ledger) -> Result<T, LedgerError> + Send + 'static,
     ) -> Result<T, FlowError> {
         let ledger = self.ledger.clone();
-        Ok(tokio::task::spawn_blocking(move || f(&ledger))
-            .await
-            .expect("ledger work does not panic")?)
+        Ok(tokio::task::spawn_blocking(move || f(&ledger)).await.expect("ledger work does not panic")?)
     }
 
     pub async fn audit(&self, entry: AuditEntry) -> Result<(), FlowError> {
@@ -207,39 +190,39 @@ impl Till {
         } else {
             self.secrets
                 .get::<pesavoucher::Credentials>(ProviderId::PesaVoucher, env)?
-                .ok_or(FlowError::MissingCredentials {
-                    provider: ProviderId::PesaVoucher,
-                    environment: env,
-                })?
+                .ok_or(FlowError::MissingCredentials { provider: ProviderId::PesaVoucher, environment: env })?
         };
-        let client = Arc::new(pesavoucher::Client::new(
-            self.base_url(ProviderId::PesaVoucher)?,
-            credentials,
-        ));
+        let client = Arc::new(pesavoucher::Client::new(self.base_url(ProviderId::PesaVoucher)?, credentials));
         *slot = Some(client.clone());
         Ok(client)
     }
 
+    /// Training mode keeps the credentials for sandbox, the mode a till moves to next.
+    fn credentials_environment(&self) -> Environment {
+        match self.config.environment {
+            Environment::Training => Environment::Sandbox,
+            other => other,
+        }
+    }
+
     pub fn credential_status(&self) -> Vec<CredentialStatus> {
-        let env = self.config.environment;
+        let env = self.credentials_environment();
+        let training = self.is_training();
         ProviderId::ALL
             .iter()
             .map(|p| {
                 let (configured, message) = match self.secrets.get::<serde_json::Value>(*p, env) {
+                    Ok(Some(_)) if training => {
+                        (true, "Saved in the system keyring for sandbox mode; training uses the simulator".into())
+                    }
                     Ok(Some(_)) => (true, "Saved in the system keyring".to_string()),
-                    Ok(None) if env == Environment::Training => (
-                        false,
-                        "Not needed in training mode (the built-in simulator is used)".into(),
-                    ),
+                    Ok(None) if training => {
+                        (false, "Not needed in training mode (the built-in simulator is used)".into())
+                    }
                     Ok(None) => (false, "Not set".into()),
                     Err(e) => (false, e.to_string()),
                 };
-                CredentialStatus {
-                    provider: p.as_str().into(),
-                    environment: env.as_str().into(),
-                    configured,
-                    message,
-                }
+                CredentialStatus { provider: p.as_str().into(), environment: env.as_str().into(), configured, message }
             })
             .collect()
     }
@@ -253,10 +236,7 @@ impl Till {
         json: serde_json::Value,
         actor: &str,
     ) -> Result<Environment, FlowError> {
-        let env = match self.config.environment {
-            Environment::Training => Environment::Sandbox,
-            other => other,
-        };
+        let env = self.credentials_environment();
         let outcome = match provider {
             ProviderId::PesaVoucher => serde_json::from_value::<pesavoucher::Credentials>(json)
                 .map_err(|_| {
@@ -274,11 +254,7 @@ impl Till {
             ..AuditEntry::new(
                 actor,
                 "credentials_changed",
-                if outcome.is_ok() {
-                    Outcome::Success
-                } else {
-                    Outcome::Failure
-                },
+                if outcome.is_ok() { Outcome::Success } else { Outcome::Failure },
                 match &outcome {
                     Ok(()) => format!("{provider} credentials for {env} saved in the keyring"),
                     Err(e) => format!("{provider} credentials for {env} not saved: {e}"),

@@ -5,26 +5,17 @@ use std::time::Duration;
 
 use kaunta_core::money::{Currency, Money};
 use kaunta_core::providers::ProviderId;
-use kaunta_core::providers::pesavoucher::{
-    Client, Credentials, Decline, PesaVoucherError, Validation,
-};
+use kaunta_core::providers::pesavoucher::{Client, Credentials, Decline, PesaVoucherError, Validation};
 use kaunta_core::training::{Fault, Simulators, TRAINING_API_KEY, TRAINING_API_SECRET};
 use kaunta_core::voucher_code::VoucherCode;
 
 fn creds() -> Credentials {
-    Credentials {
-        api_key: TRAINING_API_KEY.into(),
-        api_secret: TRAINING_API_SECRET.into(),
-    }
+    Credentials { api_key: TRAINING_API_KEY.into(), api_secret: TRAINING_API_SECRET.into() }
 }
 
 async fn setup() -> (Simulators, Client) {
     let sims = Simulators::start(0).await.unwrap();
-    let client = Client::with_timeout(
-        sims.base_url(ProviderId::PesaVoucher),
-        creds(),
-        Duration::from_secs(2),
-    );
+    let client = Client::with_timeout(sims.base_url(ProviderId::PesaVoucher), creds(), Duration::from_secs(2));
     (sims, client)
 }
 
@@ -35,11 +26,7 @@ fn code(s: &str) -> VoucherCode {
 #[tokio::test]
 async fn the_documented_sample_validates_with_amount_and_customer() {
     let (_sims, client) = setup().await;
-    match client
-        .validate_voucher(&code("NLV-DTUMJQ6ILG9WNISE"))
-        .await
-        .unwrap()
-    {
+    match client.validate_voucher(&code("NLV-DTUMJQ6ILG9WNISE")).await.unwrap() {
         Validation::Valid(v) => {
             assert_eq!(v.amount, Money::new(75_000, Currency::KES));
             assert_eq!(v.customer_name.as_deref(), Some("Jane Doe"));
@@ -54,32 +41,16 @@ async fn the_documented_sample_validates_with_amount_and_customer() {
 async fn every_documented_validation_error_comes_back_typed() {
     let (_sims, client) = setup().await;
     let cases = [
-        (
-            "TRN-REDEEMED-01",
-            "already_redeemed",
-            "Voucher already redeemed on 2025-11-20 10:30:00",
-        ),
-        (
-            "NLV-NOSUCHCODE",
-            "not_found",
-            "Voucher not found or has been deleted",
-        ),
-        (
-            "TRN-DELETED-001",
-            "not_found",
-            "Voucher not found or has been deleted",
-        ),
+        ("TRN-REDEEMED-01", "already_redeemed", "Voucher already redeemed on 2025-11-20 10:30:00"),
+        ("NLV-NOSUCHCODE", "not_found", "Voucher not found or has been deleted"),
+        ("TRN-DELETED-001", "not_found", "Voucher not found or has been deleted"),
         ("TRN-INACTIVE-01", "not_active", "Voucher is not active"),
         (
             "TRN-PLATFORM-01",
             "platform_only",
             "Voucher is only redeemable at PesaVoucher platform, not at merchant locations",
         ),
-        (
-            "TRN-OTHERSHOP-1",
-            "other_merchant",
-            "Voucher does not belong to your merchant account",
-        ),
+        ("TRN-OTHERSHOP-1", "other_merchant", "Voucher does not belong to your merchant account"),
     ];
     for (c, expected, message) in cases {
         match client.validate_voucher(&code(c)).await.unwrap() {
@@ -102,17 +73,10 @@ async fn a_redemption_succeeds_once_then_is_refused_as_already_redeemed() {
     assert_eq!(r.redeemed_by.as_deref(), Some("amina"));
     assert_eq!(r.customer_name.as_deref(), Some("Wanjiru Kamau"));
     match client.redeem_voucher(&c, "amina", "txn-2").await {
-        Err(PesaVoucherError::Declined {
-            reason: Decline::AlreadyRedeemed { on: Some(_) },
-            status: 400,
-            ..
-        }) => {}
+        Err(PesaVoucherError::Declined { reason: Decline::AlreadyRedeemed { on: Some(_) }, status: 400, .. }) => {}
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        sims.pesavoucher.redemption_counts().get("TRN-ACTIVE-1200"),
-        Some(&1)
-    );
+    assert_eq!(sims.pesavoucher.redemption_counts().get("TRN-ACTIVE-1200"), Some(&1));
 }
 
 #[tokio::test]
@@ -140,19 +104,10 @@ async fn every_documented_redeem_error_comes_back_typed() {
 #[tokio::test]
 async fn wrong_credentials_are_an_authentication_failure() {
     let sims = Simulators::start(0).await.unwrap();
-    let bad = Credentials {
-        api_key: TRAINING_API_KEY.into(),
-        api_secret: "wrong".into(),
-    };
+    let bad = Credentials { api_key: TRAINING_API_KEY.into(), api_secret: "wrong".into() };
     let client = Client::new(sims.base_url(ProviderId::PesaVoucher), bad);
     match client.validate_voucher(&code("TRN-ACTIVE-1200")).await {
-        Err(
-            e @ PesaVoucherError::Declined {
-                reason: Decline::AuthenticationFailed,
-                status: 401,
-                ..
-            },
-        ) => {
+        Err(e @ PesaVoucherError::Declined { reason: Decline::AuthenticationFailed, status: 401, .. }) => {
             assert!(e.to_string().contains("credentials"));
             assert!(!e.to_string().contains("wrong"));
         }
@@ -181,11 +136,7 @@ async fn create_voucher_matches_the_documented_sample_and_errors() {
         ("customer@example.com", 4_999, "below_minimum"),
         ("customer@example.com", 15_000_001, "above_maximum"),
         ("nobody@unknown.example", 10_000, "user_not_found"),
-        (
-            "customer@example.com",
-            12_000_000,
-            "insufficient_merchant_balance",
-        ),
+        ("customer@example.com", 12_000_000, "insufficient_merchant_balance"),
     ] {
         match client.create_voucher(email, kes(minor), "x", None).await {
             Err(PesaVoucherError::Declined { reason, .. }) => assert_eq!(reason.code(), expected),
@@ -200,14 +151,8 @@ async fn a_closed_port_is_unreachable_not_unknown() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let client = Client::new(
-        url::Url::parse(&format!("http://127.0.0.1:{port}/api/v1")).unwrap(),
-        creds(),
-    );
-    let e = client
-        .redeem_voucher(&code("TRN-ACTIVE-1200"), "amina", "t")
-        .await
-        .unwrap_err();
+    let client = Client::new(url::Url::parse(&format!("http://127.0.0.1:{port}/api/v1")).unwrap(), creds());
+    let e = client.redeem_voucher(&code("TRN-ACTIVE-1200"), "amina", "t").await.unwrap_err();
     assert!(matches!(e, PesaVoucherError::Unreachable(_)), "{e:?}");
     assert!(!e.outcome_unknown());
 }
@@ -229,22 +174,13 @@ async fn faults_on_redeem_are_classified_by_what_the_till_can_know() {
     ];
     for (fault, unknown, applied) in cases {
         let (sims, client) = setup().await;
-        sims.pesavoucher
-            .faults
-            .inject("redeem_voucher", fault.clone());
-        let answer = client
-            .redeem_voucher(&code("TRN-ACTIVE-5000"), "amina", "t")
-            .await;
+        sims.pesavoucher.faults.inject("redeem_voucher", fault.clone());
+        let answer = client.redeem_voucher(&code("TRN-ACTIVE-5000"), "amina", "t").await;
         match &answer {
             Ok(_) => assert!(!unknown, "{fault:?}"),
             Err(e) => assert_eq!(e.outcome_unknown(), unknown, "{fault:?}: {e:?}"),
         }
-        let count = sims
-            .pesavoucher
-            .redemption_counts()
-            .get("TRN-ACTIVE-5000")
-            .copied()
-            .unwrap_or(0);
+        let count = sims.pesavoucher.redemption_counts().get("TRN-ACTIVE-5000").copied().unwrap_or(0);
         assert_eq!(count, applied as u32, "{fault:?}");
     }
 }

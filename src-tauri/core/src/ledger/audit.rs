@@ -43,12 +43,7 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    pub fn new(
-        actor: &str,
-        event: &'static str,
-        outcome: Outcome,
-        details: impl Into<String>,
-    ) -> Self {
+    pub fn new(actor: &str, event: &'static str, outcome: Outcome, details: impl Into<String>) -> Self {
         AuditEntry {
             actor: actor.to_string(),
             event,
@@ -109,17 +104,9 @@ impl AuditRow {
 
 /// Appends inside the caller's transaction, so the event and the change it
 /// describes commit together or not at all.
-pub fn append(
-    conn: &Connection,
-    till_id: &str,
-    entry: &AuditEntry,
-) -> Result<AuditRow, LedgerError> {
+pub fn append(conn: &Connection, till_id: &str, entry: &AuditEntry) -> Result<AuditRow, LedgerError> {
     let last: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (prev_seq, prev_hash) = last.unwrap_or((0, GENESIS.to_string()));
     let mut row = AuditRow {
@@ -177,8 +164,7 @@ pub struct BadLink {
     pub reason: String,
 }
 
-pub(super) const SELECT_ROWS: &str =
-    "SELECT seq, at, till_id, actor, event, provider, subject, transaction_id,
+pub(super) const SELECT_ROWS: &str = "SELECT seq, at, till_id, actor, event, provider, subject, transaction_id,
     amount_minor, currency, outcome, details, prev_hash, hash FROM audit_log";
 
 pub(super) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
@@ -204,10 +190,7 @@ pub(super) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
 /// a gap in the sequence (a row cut out), a link that does not match the row
 /// before (a row inserted or rebuilt), or a hash that does not match the row
 /// (a row edited).
-pub fn verify(
-    conn: &Connection,
-    mut progress: impl FnMut(u64),
-) -> Result<Verification, LedgerError> {
+pub fn verify(conn: &Connection, mut progress: impl FnMut(u64)) -> Result<Verification, LedgerError> {
     let mut stmt = conn.prepare(&format!("{SELECT_ROWS} ORDER BY seq"))?;
     let mut rows = stmt.query([])?;
     let mut expected_seq = 1;
@@ -216,10 +199,7 @@ pub fn verify(
     while let Some(r) = rows.next()? {
         let row = read_row(r)?;
         let bad = if row.seq != expected_seq {
-            Some(format!(
-                "expected row {expected_seq} here: rows {expected_seq} to {} are missing",
-                row.seq - 1
-            ))
+            Some(format!("expected row {expected_seq} here: rows {expected_seq} to {} are missing", row.seq - 1))
         } else if row.prev_hash != prev {
             Some("its link to the row before does not match".to_string())
         } else if row.compute_hash() != row.hash {
@@ -228,14 +208,7 @@ pub fn verify(
             None
         };
         if let Some(reason) = bad {
-            return Ok(Verification {
-                rows: count,
-                head: prev,
-                first_bad: Some(BadLink {
-                    seq: row.seq,
-                    reason,
-                }),
-            });
+            return Ok(Verification { rows: count, head: prev, first_bad: Some(BadLink { seq: row.seq, reason }) });
         }
         prev = row.hash;
         expected_seq += 1;
@@ -245,9 +218,5 @@ pub fn verify(
         }
     }
     progress(count);
-    Ok(Verification {
-        rows: count,
-        head: prev,
-        first_bad: None,
-    })
+    Ok(Verification { rows: count, head: prev, first_bad: None })
 }

@@ -18,16 +18,9 @@ impl Lease {
         std::fs::create_dir_all(&dir)?;
         let id = uuid::Uuid::now_v7().to_string();
         let path = dir.join(format!("{id}.lock"));
-        let file = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .open(&path)?;
+        let file = OpenOptions::new().create_new(true).write(true).open(&path)?;
         file.lock()?;
-        Ok(Lease {
-            id,
-            path,
-            _file: file,
-        })
+        Ok(Lease { id, path, _file: file })
     }
 
     pub fn id(&self) -> &str {

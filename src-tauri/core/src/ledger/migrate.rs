@@ -7,11 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::LedgerError;
 
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "transactions and audit log",
-    include_str!("sql/001_init.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "transactions and audit log", include_str!("sql/001_init.sql"))];
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))
@@ -29,27 +25,15 @@ pub fn run(conn: &mut Connection) -> Result<(), LedgerError> {
     for (version, name, sql) in MIGRATIONS {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let recorded: Option<String> = tx
-            .query_row(
-                "SELECT checksum FROM schema_migrations WHERE version = ?1",
-                [version],
-                |r| r.get(0),
-            )
+            .query_row("SELECT checksum FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0))
             .map(Some)
-            .or_else(|e| {
-                if e == rusqlite::Error::QueryReturnedNoRows {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            })?;
+            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
         match recorded {
             Some(sum) if sum == checksum(sql) => continue,
             Some(_) => return Err(LedgerError::MigrationChanged { version: *version }),
             None => {
-                tx.execute_batch(sql).map_err(|e| LedgerError::Migration {
-                    version: *version,
-                    message: e.to_string(),
-                })?;
+                tx.execute_batch(sql)
+                    .map_err(|e| LedgerError::Migration { version: *version, message: e.to_string() })?;
                 tx.execute(
                     "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
                     params![version, name, checksum(sql), super::now_text()],
@@ -58,17 +42,10 @@ pub fn run(conn: &mut Connection) -> Result<(), LedgerError> {
             }
         }
     }
-    let newest: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?;
+    let newest: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if newest > known {
-        return Err(LedgerError::TooNew {
-            found: newest,
-            known,
-        });
+        return Err(LedgerError::TooNew { found: newest, known });
     }
     Ok(())
 }

@@ -19,25 +19,21 @@ pub const LEDGER_FILE: &str = "kaunta.sqlite3";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("the till's database could not be opened at {path}: {message}")]
+    #[error("The till's database could not be opened at {path}: {message}")]
     Open { path: PathBuf, message: String },
-    #[error("the till's database failed: {0}")]
+    #[error("The till's database failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("database upgrade {version} failed: {message}")]
+    #[error("Database upgrade {version} failed: {message}")]
     Migration { version: i64, message: String },
-    #[error(
-        "database upgrade {version} was changed after it was applied; restore the original program version"
-    )]
+    #[error("Database upgrade {version} was changed after it was applied; restore the original program version")]
     MigrationChanged { version: i64 },
-    #[error(
-        "this database was written by a newer Kaunta (schema {found}, this version knows {known}): update Kaunta"
-    )]
+    #[error("This database was written by a newer Kaunta (schema {found}, this version knows {known}): update Kaunta")]
     TooNew { found: i64, known: i64 },
-    #[error("this voucher already has a redemption in progress or awaiting a manager's check")]
+    #[error("This voucher already has a redemption in progress or awaiting a manager's check")]
     InFlight,
-    #[error("transaction {0} does not exist")]
+    #[error("Transaction {0} does not exist")]
     NoSuchTransaction(String),
-    #[error("transaction {id} is already {state} and cannot change to {to}")]
+    #[error("Transaction {id} is already {state} and cannot change to {to}")]
     AlreadyFinal { id: String, state: State, to: State },
 }
 
@@ -57,32 +53,19 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn open(path: &Path, till_id: &str) -> Result<Ledger, LedgerError> {
-        let open_err = |e: rusqlite::Error| LedgerError::Open {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
+        let open_err = |e: rusqlite::Error| LedgerError::Open { path: path.to_path_buf(), message: e.to_string() };
         let mut conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
         // WAL with FULL sync: a committed intent survives a power cut.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
         migrate::run(&mut conn)?;
-        Ok(Ledger {
-            conn: Mutex::new(conn),
-            till_id: till_id.to_string(),
-            path: path.to_path_buf(),
-        })
+        Ok(Ledger { conn: Mutex::new(conn), till_id: till_id.to_string(), path: path.to_path_buf() })
     }
 
     pub fn in_data_dir(data_dir: &Path, till_id: &str) -> Result<Ledger, LedgerError> {
@@ -104,10 +87,7 @@ impl Ledger {
     }
 
     /// Runs `f` in an immediate transaction, committing only when it succeeds.
-    fn write<T>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, LedgerError>,
-    ) -> Result<T, LedgerError> {
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, LedgerError>) -> Result<T, LedgerError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -126,13 +106,8 @@ impl Ledger {
 
     pub fn audit_trail(&self, transaction_id: &str) -> Result<Vec<AuditRow>, LedgerError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "{} WHERE transaction_id = ?1 ORDER BY seq",
-            audit::SELECT_ROWS
-        ))?;
-        let rows = stmt
-            .query_map([transaction_id], audit::read_row)?
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = conn.prepare(&format!("{} WHERE transaction_id = ?1 ORDER BY seq", audit::SELECT_ROWS))?;
+        let rows = stmt.query_map([transaction_id], audit::read_row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 }
@@ -152,33 +127,18 @@ mod tests {
         let (dir, ledger) = ledger();
         drop(ledger);
         let again = Ledger::in_data_dir(dir.path(), "TILL-1").unwrap();
-        let n: i64 = again
-            .conn()
-            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
-            .unwrap();
+        let n: i64 = again.conn().query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
         assert_eq!(n, migrate::MIGRATIONS.len() as i64);
-        let mode: String = again
-            .conn()
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
+        let mode: String = again.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
     }
 
     #[test]
     fn an_edited_migration_is_refused() {
         let (dir, ledger) = ledger();
-        ledger
-            .conn()
-            .execute(
-                "UPDATE schema_migrations SET checksum = 'x' WHERE version = 1",
-                [],
-            )
-            .unwrap();
+        ledger.conn().execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1", []).unwrap();
         drop(ledger);
-        assert!(matches!(
-            Ledger::in_data_dir(dir.path(), "TILL-1"),
-            Err(LedgerError::MigrationChanged { version: 1 })
-        ));
+        assert!(matches!(Ledger::in_data_dir(dir.path(), "TILL-1"), Err(LedgerError::MigrationChanged { version: 1 })));
     }
 
     #[test]
@@ -186,16 +146,10 @@ mod tests {
         let (dir, ledger) = ledger();
         ledger
             .conn()
-            .execute(
-                "INSERT INTO schema_migrations VALUES (999, 'future', 'x', '2030-01-01T00:00:00Z')",
-                [],
-            )
+            .execute("INSERT INTO schema_migrations VALUES (999, 'future', 'x', '2030-01-01T00:00:00Z')", [])
             .unwrap();
         drop(ledger);
-        assert!(matches!(
-            Ledger::in_data_dir(dir.path(), "TILL-1"),
-            Err(LedgerError::TooNew { found: 999, .. })
-        ));
+        assert!(matches!(Ledger::in_data_dir(dir.path(), "TILL-1"), Err(LedgerError::TooNew { found: 999, .. })));
     }
 
     fn entry(i: i64) -> AuditEntry {
@@ -220,20 +174,14 @@ mod tests {
     fn the_audit_log_refuses_updates_and_deletes() {
         let (_dir, ledger) = ledger();
         ledger.record(&entry(1)).unwrap();
-        assert!(
-            ledger
-                .conn()
-                .execute("UPDATE audit_log SET details = 'x'", [])
-                .is_err()
-        );
+        assert!(ledger.conn().execute("UPDATE audit_log SET details = 'x'", []).is_err());
         assert!(ledger.conn().execute("DELETE FROM audit_log", []).is_err());
     }
 
     /// Someone with the file drops the triggers and edits: verification names the row.
     fn tamper(ledger: &Ledger, sql: &str) {
         let conn = ledger.conn();
-        conn.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
-            .unwrap();
+        conn.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;").unwrap();
         conn.execute_batch(sql).unwrap();
     }
 
@@ -243,10 +191,7 @@ mod tests {
         for i in 0..10 {
             ledger.record(&entry(i)).unwrap();
         }
-        tamper(
-            &ledger,
-            "UPDATE audit_log SET amount_minor = 1 WHERE seq = 7",
-        );
+        tamper(&ledger, "UPDATE audit_log SET amount_minor = 1 WHERE seq = 7");
         let bad = ledger.verify_audit(|_| {}).unwrap().first_bad.unwrap();
         assert_eq!(bad.seq, 7);
         assert!(bad.reason.contains("changed"));
@@ -271,20 +216,11 @@ mod tests {
             ledger.record(&entry(i)).unwrap();
         }
         // Recompute row 3's own hash after editing it: the next row's link still points at the old one.
-        let mut row = ledger
-            .conn()
-            .query_row(
-                &format!("{} WHERE seq = 3", audit::SELECT_ROWS),
-                [],
-                audit::read_row,
-            )
-            .unwrap();
+        let mut row =
+            ledger.conn().query_row(&format!("{} WHERE seq = 3", audit::SELECT_ROWS), [], audit::read_row).unwrap();
         row.details = "forged".into();
         let forged = row.compute_hash();
-        tamper(
-            &ledger,
-            &format!("UPDATE audit_log SET details = 'forged', hash = '{forged}' WHERE seq = 3"),
-        );
+        tamper(&ledger, &format!("UPDATE audit_log SET details = 'forged', hash = '{forged}' WHERE seq = 3"));
         let bad = ledger.verify_audit(|_| {}).unwrap().first_bad.unwrap();
         assert_eq!(bad.seq, 4);
     }

@@ -87,8 +87,7 @@ pub struct TransactionRow {
     pub owner: String,
 }
 
-const SELECT: &str =
-    "SELECT id, created_at, updated_at, till_id, cashier, provider, operation, code_masked,
+const SELECT: &str = "SELECT id, created_at, updated_at, till_id, cashier, provider, operation, code_masked,
     amount_minor, currency, state, provider_reference, customer_name, outcome_message, training,
     voucher_code, owner FROM transactions";
 
@@ -170,20 +169,11 @@ impl Ledger {
         audit: &AuditEntry,
     ) -> Result<TransactionRow, LedgerError> {
         self.write(|tx| {
-            let current: Option<String> = tx
-                .query_row("SELECT state FROM transactions WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            let state = State::parse(
-                &current.ok_or_else(|| LedgerError::NoSuchTransaction(id.to_string()))?,
-            );
+            let current: Option<String> =
+                tx.query_row("SELECT state FROM transactions WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+            let state = State::parse(&current.ok_or_else(|| LedgerError::NoSuchTransaction(id.to_string()))?);
             if state.is_final() {
-                return Err(LedgerError::AlreadyFinal {
-                    id: id.to_string(),
-                    state,
-                    to,
-                });
+                return Err(LedgerError::AlreadyFinal { id: id.to_string(), state, to });
             }
             tx.execute(
                 "UPDATE transactions SET state = ?2, updated_at = ?3,
@@ -208,19 +198,12 @@ impl Ledger {
     }
 
     pub fn transaction(&self, id: &str) -> Result<Option<TransactionRow>, LedgerError> {
-        Ok(self
-            .conn()
-            .query_row(&format!("{SELECT} WHERE id = ?1"), [id], read)
-            .optional()?)
+        Ok(self.conn().query_row(&format!("{SELECT} WHERE id = ?1"), [id], read).optional()?)
     }
 
     /// A redemption of this code that forbids another: completed, or still
     /// in flight (pending or unknown). In-flight rows come first.
-    pub fn blocking_redemption(
-        &self,
-        provider: &str,
-        code: &str,
-    ) -> Result<Option<TransactionRow>, LedgerError> {
+    pub fn blocking_redemption(&self, provider: &str, code: &str) -> Result<Option<TransactionRow>, LedgerError> {
         Ok(self
             .conn()
             .query_row(
@@ -237,20 +220,14 @@ impl Ledger {
     /// The newest transactions first, bounded.
     pub fn recent(&self, limit: u32) -> Result<Vec<TransactionRow>, LedgerError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "{SELECT} ORDER BY created_at DESC, id DESC LIMIT ?1"
-        ))?;
-        let rows = stmt
-            .query_map([limit], read)?
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY created_at DESC, id DESC LIMIT ?1"))?;
+        let rows = stmt.query_map([limit], read)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     pub fn open_transactions(&self) -> Result<Vec<TransactionRow>, LedgerError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "{SELECT} WHERE state IN ('pending', 'unknown') ORDER BY created_at"
-        ))?;
+        let mut stmt = conn.prepare(&format!("{SELECT} WHERE state IN ('pending', 'unknown') ORDER BY created_at"))?;
         let rows = stmt.query_map([], read)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -258,11 +235,7 @@ impl Ledger {
     /// Turns every `pending` row whose process died into `unknown`: its request
     /// may or may not have reached the provider. Rows of live processes (a
     /// headless command running beside the window) are left alone.
-    pub fn mark_abandoned_unknown(
-        &self,
-        data_dir: &Path,
-        actor: &str,
-    ) -> Result<Vec<TransactionRow>, LedgerError> {
+    pub fn mark_abandoned_unknown(&self, data_dir: &Path, actor: &str) -> Result<Vec<TransactionRow>, LedgerError> {
         let mut changed = Vec::new();
         for row in self.open_transactions()? {
             if row.state != State::Pending || !lease::is_abandoned(data_dir, &row.owner) {
@@ -324,24 +297,14 @@ mod tests {
     fn a_second_redemption_in_flight_is_refused_by_the_database() {
         let (_dir, ledger) = crate::ledger::tests::ledger();
         ledger.begin(&intent("a", "NLV-1234"), &note()).unwrap();
-        assert!(matches!(
-            ledger.begin(&intent("b", "NLV-1234"), &note()),
-            Err(LedgerError::InFlight)
-        ));
+        assert!(matches!(ledger.begin(&intent("b", "NLV-1234"), &note()), Err(LedgerError::InFlight)));
         // The refused attempt left nothing behind, not even an audit row.
         assert_eq!(ledger.recent(10).unwrap().len(), 1);
         assert_eq!(ledger.verify_audit(|_| {}).unwrap().rows, 1);
         // Unknown still blocks; failed frees the code.
-        ledger
-            .finish("a", State::Unknown, &Finish::default(), &note())
-            .unwrap();
-        assert!(matches!(
-            ledger.begin(&intent("b", "NLV-1234"), &note()),
-            Err(LedgerError::InFlight)
-        ));
-        ledger
-            .finish("a", State::Failed, &Finish::default(), &note())
-            .unwrap();
+        ledger.finish("a", State::Unknown, &Finish::default(), &note()).unwrap();
+        assert!(matches!(ledger.begin(&intent("b", "NLV-1234"), &note()), Err(LedgerError::InFlight)));
+        ledger.finish("a", State::Failed, &Finish::default(), &note()).unwrap();
         ledger.begin(&intent("b", "NLV-1234"), &note()).unwrap();
     }
 
@@ -349,25 +312,13 @@ mod tests {
     fn a_final_state_never_changes() {
         let (_dir, ledger) = crate::ledger::tests::ledger();
         ledger.begin(&intent("a", "NLV-1234"), &note()).unwrap();
-        ledger
-            .finish("a", State::Completed, &Finish::default(), &note())
-            .unwrap();
+        ledger.finish("a", State::Completed, &Finish::default(), &note()).unwrap();
         assert!(matches!(
             ledger.finish("a", State::Failed, &Finish::default(), &note()),
             Err(LedgerError::AlreadyFinal { .. })
         ));
-        assert_eq!(
-            ledger.transaction("a").unwrap().unwrap().state,
-            State::Completed
-        );
-        assert_eq!(
-            ledger
-                .blocking_redemption("pesavoucher", "NLV-1234")
-                .unwrap()
-                .unwrap()
-                .state,
-            State::Completed
-        );
+        assert_eq!(ledger.transaction("a").unwrap().unwrap().state, State::Completed);
+        assert_eq!(ledger.blocking_redemption("pesavoucher", "NLV-1234").unwrap().unwrap().state, State::Completed);
     }
 
     #[test]
@@ -379,17 +330,8 @@ mod tests {
         ledger.begin(&mine, &note()).unwrap();
         ledger.begin(&intent("dead", "NLV-BBBB"), &note()).unwrap();
         let changed = ledger.mark_abandoned_unknown(dir.path(), "system").unwrap();
-        assert_eq!(
-            changed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-            ["dead"]
-        );
-        assert_eq!(
-            ledger.transaction("live").unwrap().unwrap().state,
-            State::Pending
-        );
-        assert_eq!(
-            ledger.transaction("dead").unwrap().unwrap().state,
-            State::Unknown
-        );
+        assert_eq!(changed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["dead"]);
+        assert_eq!(ledger.transaction("live").unwrap().unwrap().state, State::Pending);
+        assert_eq!(ledger.transaction("dead").unwrap().unwrap().state, State::Unknown);
     }
 }

@@ -38,22 +38,14 @@ impl TransportError {
         let connect = e.is_connect();
         // Strip the URL: it can carry a query a log should not keep.
         let text = e.without_url().to_string();
-        if connect {
-            TransportError::Unreachable(text)
-        } else {
-            TransportError::NoAnswer(text)
-        }
+        if connect { TransportError::Unreachable(text) } else { TransportError::NoAnswer(text) }
     }
 }
 
 /// Joins an endpoint path onto a base URL that may or may not end in `/`.
 pub fn endpoint(base: &Url, path: &str) -> Url {
     let mut url = base.clone();
-    let joined = format!(
-        "{}/{}",
-        base.path().trim_end_matches('/'),
-        path.trim_start_matches('/')
-    );
+    let joined = format!("{}/{}", base.path().trim_end_matches('/'), path.trim_start_matches('/'));
     url.set_path(&joined);
     url
 }
@@ -77,14 +69,8 @@ mod tests {
     fn endpoints_join_with_one_slash() {
         let a = Url::parse("https://h/api/v1").unwrap();
         let b = Url::parse("https://h/api/v1/").unwrap();
-        assert_eq!(
-            endpoint(&a, "validate_voucher").as_str(),
-            "https://h/api/v1/validate_voucher"
-        );
-        assert_eq!(
-            endpoint(&b, "/validate_voucher").as_str(),
-            "https://h/api/v1/validate_voucher"
-        );
+        assert_eq!(endpoint(&a, "validate_voucher").as_str(), "https://h/api/v1/validate_voucher");
+        assert_eq!(endpoint(&b, "/validate_voucher").as_str(), "https://h/api/v1/validate_voucher");
     }
 
     #[test]

@@ -34,10 +34,7 @@ impl Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("api_key", &Redacted)
-            .field("api_secret", &Redacted)
-            .finish()
+        f.debug_struct("Credentials").field("api_key", &Redacted).field("api_secret", &Redacted).finish()
     }
 }
 
@@ -70,13 +67,11 @@ impl Decline {
         let redeemed_on = |prefix: &str| {
             m.strip_prefix(prefix).map(|rest| {
                 let on = rest.trim();
-                Decline::AlreadyRedeemed {
-                    on: (!on.is_empty()).then(|| on.to_string()),
-                }
+                Decline::AlreadyRedeemed { on: (!on.is_empty()).then(|| on.to_string()) }
             })
         };
-        if let Some(d) = redeemed_on("Voucher already redeemed on")
-            .or_else(|| redeemed_on("Voucher has already been redeemed on"))
+        if let Some(d) =
+            redeemed_on("Voucher already redeemed on").or_else(|| redeemed_on("Voucher has already been redeemed on"))
         {
             return d;
         }
@@ -90,9 +85,7 @@ impl Decline {
             "Currency must be KES" => Decline::CurrencyNotSupported,
             "User not found" => Decline::UserNotFound,
             "Insufficient merchant balance" => Decline::InsufficientMerchantBalance,
-            _ if m.starts_with("Voucher is only redeemable at PesaVoucher platform") => {
-                Decline::PlatformOnly
-            }
+            _ if m.starts_with("Voucher is only redeemable at PesaVoucher platform") => Decline::PlatformOnly,
             _ if m.starts_with("Missing required field") => Decline::MissingFields,
             _ if m.starts_with("Minimum voucher amount") => Decline::BelowMinimum,
             _ if m.starts_with("Maximum voucher amount") => Decline::AboveMaximum,
@@ -125,19 +118,31 @@ impl Decline {
         match self {
             Decline::NotFound => "No such voucher: check the code with the customer, or scan it again.".into(),
             Decline::Deleted => "This voucher has been cancelled by PesaVoucher and cannot be used.".into(),
-            Decline::NotActive => "This voucher is not active yet, or has been suspended. Ask the customer to contact PesaVoucher.".into(),
-            Decline::AlreadyRedeemed { on: Some(on) } => format!("This voucher was already used on {on}. Do not hand over goods."),
+            Decline::NotActive => {
+                "This voucher is not active yet, or has been suspended. Ask the customer to contact PesaVoucher.".into()
+            }
+            Decline::AlreadyRedeemed { on: Some(on) } => {
+                format!("This voucher was already used on {on}. Do not hand over goods.")
+            }
             Decline::AlreadyRedeemed { on: None } => "This voucher was already used. Do not hand over goods.".into(),
             Decline::PlatformOnly => "This voucher can only be used on pesavoucher.com, not in a shop.".into(),
             Decline::OtherMerchant => "This voucher belongs to another shop and cannot be used here.".into(),
-            Decline::InsufficientWalletBalance => "The customer's PesaVoucher wallet does not have enough money for this voucher.".into(),
+            Decline::InsufficientWalletBalance => {
+                "The customer's PesaVoucher wallet does not have enough money for this voucher.".into()
+            }
             Decline::CurrencyNotSupported => "PesaVoucher accepts only Kenya shillings (KES).".into(),
-            Decline::MissingFields => format!("PesaVoucher says the request was incomplete ({provider_message}). Please report this."),
+            Decline::MissingFields => {
+                format!("PesaVoucher says the request was incomplete ({provider_message}). Please report this.")
+            }
             Decline::UserNotFound => "That email address has no PesaVoucher account.".into(),
             Decline::BelowMinimum => format!("The smallest voucher is {MIN_VOUCHER}."),
             Decline::AboveMaximum => format!("The largest voucher is {MAX_VOUCHER}."),
-            Decline::InsufficientMerchantBalance => "The store's PesaVoucher balance is too low for this voucher.".into(),
-            Decline::AuthenticationFailed => "PesaVoucher refused this till's credentials: a manager must check them in Settings.".into(),
+            Decline::InsufficientMerchantBalance => {
+                "The store's PesaVoucher balance is too low for this voucher.".into()
+            }
+            Decline::AuthenticationFailed => {
+                "PesaVoucher refused this till's credentials: a manager must check them in Settings.".into()
+            }
             Decline::Other => format!("PesaVoucher declined: {provider_message}"),
         }
     }
@@ -147,11 +152,7 @@ impl Decline {
 pub enum PesaVoucherError {
     /// The provider answered and said no: nothing happened.
     #[error("{}", .reason.plain(.provider_message))]
-    Declined {
-        reason: Decline,
-        provider_message: String,
-        status: u16,
-    },
+    Declined { reason: Decline, provider_message: String, status: u16 },
     #[error("PesaVoucher cannot be reached ({0}). Nothing was charged; try again when it is back.")]
     Unreachable(String),
     #[error("PesaVoucher did not answer ({0}).")]
@@ -170,9 +171,7 @@ impl PesaVoucherError {
     pub fn outcome_unknown(&self) -> bool {
         matches!(
             self,
-            PesaVoucherError::NoAnswer(_)
-                | PesaVoucherError::Server { .. }
-                | PesaVoucherError::Malformed { .. }
+            PesaVoucherError::NoAnswer(_) | PesaVoucherError::Server { .. } | PesaVoucherError::Malformed { .. }
         )
     }
 }
@@ -319,11 +318,7 @@ impl Client {
     }
 
     pub fn with_timeout(base: Url, credentials: Credentials, timeout: Duration) -> Self {
-        Client {
-            http: http::client(timeout),
-            base,
-            credentials,
-        }
+        Client { http: http::client(timeout), base, credentials }
     }
 
     pub fn base_url(&self) -> &Url {
@@ -331,55 +326,26 @@ impl Client {
     }
 
     /// Read-only: safe to repeat.
-    pub async fn validate_voucher(
-        &self,
-        code: &VoucherCode,
-    ) -> Result<Validation, PesaVoucherError> {
-        let env = self
-            .post(
-                "validate_voucher",
-                &ValidateRequest {
-                    voucher_code: code.expose(),
-                },
-            )
-            .await?;
+    pub async fn validate_voucher(&self, code: &VoucherCode) -> Result<Validation, PesaVoucherError> {
+        let env = self.post("validate_voucher", &ValidateRequest { voucher_code: code.expose() }).await?;
         match (env.valid, env.voucher) {
             (Some(true), Some(v)) => {
                 let currency: Currency = v.currency.parse()?;
-                let recipient = v.recipient.unwrap_or(WirePerson {
-                    name: None,
-                    email: None,
-                });
+                let recipient = v.recipient.unwrap_or(WirePerson { name: None, email: None });
                 Ok(Validation::Valid(ValidVoucher {
                     code: v.code,
                     amount: Money::from_wire_f64(v.amount, currency)?,
-                    status: if v.is_active {
-                        v.status
-                    } else {
-                        "inactive".into()
-                    },
+                    status: if v.is_active { v.status } else { "inactive".into() },
                     customer_name: recipient.name,
                     customer_email: recipient.email,
                 }))
             }
             (Some(false), _) => {
                 let reasons = env.validation_errors.unwrap_or_default();
-                let reasons = if reasons.is_empty() {
-                    vec!["Voucher is not valid".to_string()]
-                } else {
-                    reasons
-                };
-                Ok(Validation::Invalid(
-                    reasons
-                        .into_iter()
-                        .map(|m| (Decline::from_message(&m), m))
-                        .collect(),
-                ))
+                let reasons = if reasons.is_empty() { vec!["Voucher is not valid".to_string()] } else { reasons };
+                Ok(Validation::Invalid(reasons.into_iter().map(|m| (Decline::from_message(&m), m)).collect()))
             }
-            _ => Err(PesaVoucherError::Malformed {
-                status: 200,
-                detail: "no `valid` verdict with a voucher".into(),
-            }),
+            _ => Err(PesaVoucherError::Malformed { status: 200, detail: "no `valid` verdict with a voucher".into() }),
         }
     }
 
@@ -409,9 +375,7 @@ impl Client {
             redeemed_at: r.redeemed_at,
             redeemed_by: r.redeemed_by,
             customer_name: r.customer.and_then(|c| c.name),
-            message: env
-                .error
-                .unwrap_or_else(|| "Voucher redeemed successfully".into()),
+            message: env.error.unwrap_or_else(|| "Voucher redeemed successfully".into()),
         })
     }
 
@@ -433,12 +397,10 @@ impl Client {
         };
         let env = self.post("create_voucher", &body).await?;
         let currency: Currency = env.currency.as_deref().unwrap_or(CURRENCY.code()).parse()?;
-        let voucher_code = env
-            .voucher_code
-            .ok_or_else(|| PesaVoucherError::Malformed {
-                status: 200,
-                detail: "success without a `voucher_code`".into(),
-            })?;
+        let voucher_code = env.voucher_code.ok_or_else(|| PesaVoucherError::Malformed {
+            status: 200,
+            detail: "success without a `voucher_code`".into(),
+        })?;
         Ok(CreatedVoucher {
             voucher_code,
             amount: Money::from_wire_f64(env.amount.unwrap_or(body.amount), currency)?,
@@ -458,10 +420,7 @@ impl Client {
             .await
             .map_err(TransportError::from_reqwest)?;
         let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(TransportError::from_reqwest)?;
+        let bytes = response.bytes().await.map_err(TransportError::from_reqwest)?;
         interpret(status, &bytes)
     }
 }
@@ -471,56 +430,28 @@ impl Client {
 fn interpret(status: u16, body: &[u8]) -> Result<Envelope, PesaVoucherError> {
     let parsed: Result<Envelope, _> = serde_json::from_slice(body);
     if status >= 500 {
-        return Err(PesaVoucherError::Server {
-            status,
-            excerpt: http::excerpt(body),
-        });
+        return Err(PesaVoucherError::Server { status, excerpt: http::excerpt(body) });
     }
     let env = match parsed {
         Ok(env) => env,
         // A 4xx is a "no" even when its body is unreadable.
         Err(_) if (400..500).contains(&status) => {
-            let reason = if status == 401 {
-                Decline::AuthenticationFailed
-            } else {
-                Decline::Other
-            };
-            return Err(PesaVoucherError::Declined {
-                reason,
-                provider_message: http::excerpt(body),
-                status,
-            });
+            let reason = if status == 401 { Decline::AuthenticationFailed } else { Decline::Other };
+            return Err(PesaVoucherError::Declined { reason, provider_message: http::excerpt(body), status });
         }
         Err(e) => {
-            return Err(PesaVoucherError::Malformed {
-                status,
-                detail: e.to_string(),
-            });
+            return Err(PesaVoucherError::Malformed { status, detail: e.to_string() });
         }
     };
     if env.success && (200..300).contains(&status) {
         return Ok(env);
     }
-    let message = env
-        .error
-        .clone()
-        .unwrap_or_else(|| format!("HTTP {status} without an error message"));
-    let reason = if status == 401 {
-        Decline::AuthenticationFailed
-    } else {
-        Decline::from_message(&message)
-    };
+    let message = env.error.clone().unwrap_or_else(|| format!("HTTP {status} without an error message"));
+    let reason = if status == 401 { Decline::AuthenticationFailed } else { Decline::from_message(&message) };
     if (200..300).contains(&status) || (400..500).contains(&status) {
-        return Err(PesaVoucherError::Declined {
-            reason,
-            provider_message: message,
-            status,
-        });
+        return Err(PesaVoucherError::Declined { reason, provider_message: message, status });
     }
-    Err(PesaVoucherError::Malformed {
-        status,
-        detail: message,
-    })
+    Err(PesaVoucherError::Malformed { status, detail: message })
 }
 
 #[cfg(test)]
@@ -532,48 +463,21 @@ mod tests {
         let cases = [
             ("Voucher not found or has been deleted", "not_found"),
             ("Voucher is not active", "not_active"),
-            (
-                "Voucher already redeemed on 2025-11-20 10:30:00",
-                "already_redeemed",
-            ),
-            (
-                "Voucher is only redeemable at PesaVoucher platform, not at merchant locations",
-                "platform_only",
-            ),
-            (
-                "Voucher is only redeemable at PesaVoucher platform",
-                "platform_only",
-            ),
-            (
-                "Voucher does not belong to your merchant account",
-                "other_merchant",
-            ),
-            (
-                "Missing required field: voucher_code or currency",
-                "missing_fields",
-            ),
+            ("Voucher already redeemed on 2025-11-20 10:30:00", "already_redeemed"),
+            ("Voucher is only redeemable at PesaVoucher platform, not at merchant locations", "platform_only"),
+            ("Voucher is only redeemable at PesaVoucher platform", "platform_only"),
+            ("Voucher does not belong to your merchant account", "other_merchant"),
+            ("Missing required field: voucher_code or currency", "missing_fields"),
             ("Currency must be KES", "currency_not_supported"),
-            (
-                "Voucher not found or does not belong to your merchant account",
-                "not_found",
-            ),
+            ("Voucher not found or does not belong to your merchant account", "not_found"),
             ("Voucher has been deleted", "deleted"),
-            (
-                "Voucher has already been redeemed on 2025-11-20 10:30:00",
-                "already_redeemed",
-            ),
+            ("Voucher has already been redeemed on 2025-11-20 10:30:00", "already_redeemed"),
             ("Insufficient wallet balance", "insufficient_wallet_balance"),
-            (
-                "Missing required fields: email, amount, currency",
-                "missing_fields",
-            ),
+            ("Missing required fields: email, amount, currency", "missing_fields"),
             ("Minimum voucher amount is KES 50", "below_minimum"),
             ("Maximum voucher amount is KES 150000", "above_maximum"),
             ("User not found", "user_not_found"),
-            (
-                "Insufficient merchant balance",
-                "insufficient_merchant_balance",
-            ),
+            ("Insufficient merchant balance", "insufficient_merchant_balance"),
             ("Something new", "declined"),
         ];
         for (message, code) in cases {
@@ -581,9 +485,7 @@ mod tests {
         }
         assert_eq!(
             Decline::from_message("Voucher already redeemed on 2025-11-20 10:30:00"),
-            Decline::AlreadyRedeemed {
-                on: Some("2025-11-20 10:30:00".into())
-            }
+            Decline::AlreadyRedeemed { on: Some("2025-11-20 10:30:00".into()) }
         );
     }
 
@@ -594,10 +496,7 @@ mod tests {
             "recipient": {"name": "Jane Doe", "email": "customer@example.com"}}}"#;
         let env = interpret(200, body).unwrap();
         let v = env.voucher.unwrap();
-        assert_eq!(
-            Money::from_wire_f64(v.amount, Currency::KES).unwrap(),
-            Money::new(75_000, Currency::KES)
-        );
+        assert_eq!(Money::from_wire_f64(v.amount, Currency::KES).unwrap(), Money::new(75_000, Currency::KES));
         assert_eq!(v.recipient.unwrap().name.as_deref(), Some("Jane Doe"));
     }
 
@@ -619,41 +518,19 @@ mod tests {
 
     #[test]
     fn server_errors_and_garbage_mean_the_outcome_is_unknown() {
-        assert!(
-            interpret(500, br#"{"success":false,"error":"Internal server error"}"#)
-                .unwrap_err()
-                .outcome_unknown()
-        );
-        assert!(
-            interpret(502, b"<html>Bad Gateway</html>")
-                .unwrap_err()
-                .outcome_unknown()
-        );
-        assert!(
-            interpret(200, b"{\"success\": tru")
-                .unwrap_err()
-                .outcome_unknown()
-        );
-        assert!(
-            !interpret(403, b"<html>Forbidden</html>")
-                .unwrap_err()
-                .outcome_unknown()
-        );
+        assert!(interpret(500, br#"{"success":false,"error":"Internal server error"}"#).unwrap_err().outcome_unknown());
+        assert!(interpret(502, b"<html>Bad Gateway</html>").unwrap_err().outcome_unknown());
+        assert!(interpret(200, b"{\"success\": tru").unwrap_err().outcome_unknown());
+        assert!(!interpret(403, b"<html>Forbidden</html>").unwrap_err().outcome_unknown());
         assert!(matches!(
             interpret(401, br#"{"success":false,"error":"Authentication failed"}"#),
-            Err(PesaVoucherError::Declined {
-                reason: Decline::AuthenticationFailed,
-                ..
-            })
+            Err(PesaVoucherError::Declined { reason: Decline::AuthenticationFailed, .. })
         ));
     }
 
     #[test]
     fn credentials_never_print() {
-        let c = Credentials {
-            api_key: "key-123".into(),
-            api_secret: "s3cr3t".into(),
-        };
+        let c = Credentials { api_key: "key-123".into(), api_secret: "s3cr3t".into() };
         let shown = format!("{c:?}");
         assert!(!shown.contains("key-123") && !shown.contains("s3cr3t"));
     }

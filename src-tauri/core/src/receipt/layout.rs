@@ -2,8 +2,7 @@
 //! our transaction reference that a manager can scan to find it in history.
 
 use printpdf::{
-    BuiltinFont, Color, Mm, Op, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt,
-    Rect, Rgb, TextItem,
+    BuiltinFont, Color, Mm, Op, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem,
 };
 use qrcode::QrCode;
 
@@ -44,11 +43,7 @@ fn pair(label: &str, value: &str) -> Vec<String> {
         // Long values wrap onto lines of their own.
         let mut lines = vec![label.to_string()];
         let chars: Vec<char> = value.chars().collect();
-        lines.extend(
-            chars
-                .chunks(COLUMNS - 2)
-                .map(|c| format!("  {}", c.iter().collect::<String>())),
-        );
+        lines.extend(chars.chunks(COLUMNS - 2).map(|c| format!("  {}", c.iter().collect::<String>())));
         lines
     }
 }
@@ -58,11 +53,7 @@ fn lines(r: &Receipt) -> Vec<Line> {
     let body = |s: String| Line(s, BODY_PT, false);
     let mut out = vec![Line(centred(&r.store_name, COLUMNS * 85 / 110), 11.0, true)];
     if r.training {
-        out.push(Line(
-            centred("*** TRAINING - NOT A REAL SALE ***", COLUMNS),
-            BODY_PT,
-            true,
-        ));
+        out.push(Line(centred("*** TRAINING - NOT A REAL SALE ***", COLUMNS), BODY_PT, true));
     }
     if r.reprint {
         out.push(Line(centred("*** REPRINT ***", COLUMNS), BODY_PT, true));
@@ -96,12 +87,7 @@ fn lines(r: &Receipt) -> Vec<Line> {
 }
 
 fn black() -> Color {
-    Color::Rgb(Rgb {
-        r: 0.0,
-        g: 0.0,
-        b: 0.0,
-        icc_profile: None,
-    })
+    Color::Rgb(Rgb { r: 0.0, g: 0.0, b: 0.0, icc_profile: None })
 }
 
 /// The PDF and its page height in millimetres (the roll is cut to fit).
@@ -117,29 +103,17 @@ pub fn render(r: &Receipt) -> Result<(Vec<u8>, f32), ReceiptError> {
     let x = Pt::from(Mm(MARGIN_MM)).0;
     for Line(text, size, bold) in &lines {
         y -= line_gap(*size);
-        let font = if *bold {
-            BuiltinFont::CourierBold
-        } else {
-            BuiltinFont::Courier
-        };
+        let font = if *bold { BuiltinFont::CourierBold } else { BuiltinFont::Courier };
         ops.extend([
             Op::StartTextSection,
-            Op::SetFont {
-                font: PdfFontHandle::Builtin(font),
-                size: Pt(*size),
-            },
-            Op::SetTextCursor {
-                pos: Point { x: Pt(x), y: Pt(y) },
-            },
-            Op::ShowText {
-                items: vec![TextItem::Text(text.clone())],
-            },
+            Op::SetFont { font: PdfFontHandle::Builtin(font), size: Pt(*size) },
+            Op::SetTextCursor { pos: Point { x: Pt(x), y: Pt(y) } },
+            Op::ShowText { items: vec![TextItem::Text(text.clone())] },
             Op::EndTextSection,
         ]);
     }
 
-    let qr = QrCode::new(r.transaction_id.as_bytes())
-        .map_err(|e| ReceiptError::Layout(e.to_string()))?;
+    let qr = QrCode::new(r.transaction_id.as_bytes()).map_err(|e| ReceiptError::Layout(e.to_string()))?;
     let modules = qr.width();
     let colors = qr.to_colors();
     let size_pt = Pt::from(Mm(QR_MM)).0;
@@ -175,10 +149,7 @@ pub fn render(r: &Receipt) -> Result<(Vec<u8>, f32), ReceiptError> {
     let mut doc = PdfDocument::new(&title);
     doc.with_pages(vec![PdfPage::new(Mm(WIDTH_MM), Mm(height_mm), ops)]);
     let mut warnings = Vec::new();
-    Ok((
-        doc.save(&PdfSaveOptions::default(), &mut warnings),
-        height_mm,
-    ))
+    Ok((doc.save(&PdfSaveOptions::default(), &mut warnings), height_mm))
 }
 
 #[cfg(test)]
@@ -209,10 +180,7 @@ mod tests {
         let (pdf, height) = render(&sample()).unwrap();
         assert!(height > 60.0 && height < 200.0, "{height}");
         assert!(pdf.starts_with(b"%PDF-"));
-        let text: String = lines(&sample())
-            .iter()
-            .map(|l| l.0.clone() + "\n")
-            .collect();
+        let text: String = lines(&sample()).iter().map(|l| l.0.clone() + "\n").collect();
         assert!(text.contains("AMOUNT KES 750.00"));
         assert!(text.contains("TRAINING"));
         assert!(text.contains("***-************NISE"), "{text}");
@@ -226,11 +194,7 @@ mod tests {
         r.customer_name = Some("Wanjirũ wa Kamau na Familia Yake Yote ya Nyeri na Nairobi".into());
         for line in lines(&r) {
             let width = (line.0.chars().count() as f32) * line.1 * 0.6 * 25.4 / 72.0;
-            assert!(
-                width <= WIDTH_MM - 2.0 * MARGIN_MM + 0.01,
-                "{} is {width} mm",
-                line.0
-            );
+            assert!(width <= WIDTH_MM - 2.0 * MARGIN_MM + 0.01, "{} is {width} mm", line.0);
             assert!(line.0.is_ascii());
         }
     }

@@ -12,13 +12,10 @@ use crate::money::Money;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiptError {
-    #[error("the receipt could not be laid out: {0}")]
+    #[error("The receipt could not be laid out: {0}")]
     Layout(String),
-    #[error("the receipt could not be saved to {path}: {source}")]
-    Save {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("The receipt could not be saved to {path}: {source}")]
+    Save { path: PathBuf, source: std::io::Error },
 }
 
 /// Everything a receipt shows. Codes arrive already masked.
@@ -55,19 +52,13 @@ pub struct Delivery {
 pub fn save(receipt: &Receipt, data_dir: &Path) -> Result<(PathBuf, f32), ReceiptError> {
     let (bytes, height_mm) = layout::render(receipt)?;
     let dir = data_dir.join("receipts");
-    std::fs::create_dir_all(&dir).map_err(|source| ReceiptError::Save {
-        path: dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&dir).map_err(|source| ReceiptError::Save { path: dir.clone(), source })?;
     let mut path = dir.join(format!("{}.pdf", receipt.transaction_id));
     let mut n = 1;
     while receipt.reprint && path.exists() {
         path = dir.join(format!("{}-reprint-{n}.pdf", receipt.transaction_id));
         n += 1;
     }
-    std::fs::write(&path, bytes).map_err(|source| ReceiptError::Save {
-        path: path.clone(),
-        source,
-    })?;
+    std::fs::write(&path, bytes).map_err(|source| ReceiptError::Save { path: path.clone(), source })?;
     Ok((path, height_mm))
 }

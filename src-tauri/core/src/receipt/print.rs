@@ -14,8 +14,7 @@ pub async fn print(path: &Path, printer: Option<&str>, height_mm: Option<f32>) -
     }
     cmd.arg("-t").arg("Kaunta receipt");
     if let Some(h) = height_mm {
-        cmd.arg("-o")
-            .arg(format!("media=Custom.80x{}mm", h.ceil() as u32));
+        cmd.arg("-o").arg(format!("media=Custom.80x{}mm", h.ceil() as u32));
     }
     cmd.arg("--").arg(path);
     let shown = path.display().to_string();
@@ -36,9 +35,7 @@ pub async fn print(path: &Path, printer: Option<&str>, height_mm: Option<f32>) -
             path: shown,
             printed: false,
             printer: printer.map(str::to_string),
-            print_error: Some(format!(
-                "printing is not set up on this computer (lp: {e}); the receipt was saved"
-            )),
+            print_error: Some(format!("printing is not set up on this computer (lp: {e}); the receipt was saved")),
         },
     }
 }
@@ -57,13 +54,7 @@ fn plain_lp_error(stderr: &str) -> String {
 }
 
 async fn default_printer() -> Option<String> {
-    let out = tokio::process::Command::new("lpstat")
-        .arg("-d")
-        .output()
-        .await
-        .ok()?;
+    let out = tokio::process::Command::new("lpstat").arg("-d").output().await.ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    text.split_once(':')
-        .map(|(_, name)| name.trim().to_string())
-        .filter(|n| !n.is_empty())
+    text.split_once(':').map(|(_, name)| name.trim().to_string()).filter(|n| !n.is_empty())
 }

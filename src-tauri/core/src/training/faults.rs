@@ -38,13 +38,7 @@ pub enum Fault {
 
 impl Fault {
     pub fn applies_operation(&self) -> bool {
-        matches!(
-            self,
-            Fault::Latency { .. }
-                | Fault::MalformedJson
-                | Fault::DropAfterApply
-                | Fault::HangAfterApply
-        )
+        matches!(self, Fault::Latency { .. } | Fault::MalformedJson | Fault::DropAfterApply | Fault::HangAfterApply)
     }
 }
 
@@ -57,21 +51,13 @@ pub struct FaultBoard {
 
 impl Default for FaultBoard {
     fn default() -> Self {
-        FaultBoard {
-            queued: Mutex::new(HashMap::new()),
-            received: watch::channel(HashMap::new()).0,
-        }
+        FaultBoard { queued: Mutex::new(HashMap::new()), received: watch::channel(HashMap::new()).0 }
     }
 }
 
 impl FaultBoard {
     pub fn inject(&self, endpoint: &str, fault: Fault) {
-        self.queued
-            .lock()
-            .unwrap()
-            .entry(endpoint.to_string())
-            .or_default()
-            .push_back(fault);
+        self.queued.lock().unwrap().entry(endpoint.to_string()).or_default().push_back(fault);
     }
 
     pub fn clear(&self) {
@@ -80,13 +66,8 @@ impl FaultBoard {
 
     /// Records a request to `endpoint` and hands out its fault, if one is queued.
     pub fn arrive(&self, endpoint: &str) -> Option<Fault> {
-        self.received
-            .send_modify(|m| *m.entry(endpoint.to_string()).or_default() += 1);
-        self.queued
-            .lock()
-            .unwrap()
-            .get_mut(endpoint)
-            .and_then(VecDeque::pop_front)
+        self.received.send_modify(|m| *m.entry(endpoint.to_string()).or_default() += 1);
+        self.queued.lock().unwrap().get_mut(endpoint).and_then(VecDeque::pop_front)
     }
 
     pub fn received(&self) -> HashMap<String, u64> {
@@ -96,8 +77,6 @@ impl FaultBoard {
     /// Resolves once `endpoint` has received at least `count` requests.
     pub async fn wait_for(&self, endpoint: &str, count: u64) {
         let mut rx = self.received.subscribe();
-        let _ = rx
-            .wait_for(|m| m.get(endpoint).copied().unwrap_or(0) >= count)
-            .await;
+        let _ = rx.wait_for(|m| m.get(endpoint).copied().unwrap_or(0) >= count).await;
     }
 }

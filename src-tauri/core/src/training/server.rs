@@ -133,19 +133,14 @@ impl Simulators {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let pesavoucher = Arc::new(PesaVoucherSim::with_samples());
-        let control = Control {
-            pesavoucher: pesavoucher.clone(),
-        };
+        let control = Control { pesavoucher: pesavoucher.clone() };
         let router = Router::new()
             .route("/__sim/faults", post(inject).delete(clear))
             .route("/__sim/received", get(received))
             .route("/__sim/wait", get(wait))
             .route("/__sim/pesavoucher/redemptions", get(pv_redemptions))
             .with_state(control)
-            .nest(
-                prefix(ProviderId::PesaVoucher),
-                super::pesavoucher::routes(pesavoucher.clone()),
-            );
+            .nest(prefix(ProviderId::PesaVoucher), super::pesavoucher::routes(pesavoucher.clone()));
         let (tx, mut rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             loop {
@@ -158,8 +153,8 @@ impl Simulators {
                 let kill = ConnectionKill(Arc::new(Mutex::new(Some(kill_tx))));
                 let service = TowerToHyperService::new(router.clone().layer(Extension(kill)));
                 tokio::spawn(async move {
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
+                    let conn =
+                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                     // Dropping the connection future closes the socket unanswered.
                     tokio::select! {
                         _ = conn => {}
@@ -168,11 +163,7 @@ impl Simulators {
                 });
             }
         });
-        Ok(Simulators {
-            addr,
-            pesavoucher,
-            shutdown: Some(tx),
-        })
+        Ok(Simulators { addr, pesavoucher, shutdown: Some(tx) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -212,11 +203,9 @@ async fn received(State(c): State<Control>, Query(q): Query<ProviderQuery>) -> i
 
 /// Long-polls until the endpoint has seen `count` requests (at most 60 s).
 async fn wait(State(c): State<Control>, Query(q): Query<WaitQuery>) -> Response {
-    let waited = tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        c.board(q.provider).wait_for(&q.endpoint, q.count),
-    )
-    .await;
+    let waited =
+        tokio::time::timeout(std::time::Duration::from_secs(60), c.board(q.provider).wait_for(&q.endpoint, q.count))
+            .await;
     match waited {
         Ok(()) => Json(c.board(q.provider).received()).into_response(),
         Err(_) => axum::http::StatusCode::REQUEST_TIMEOUT.into_response(),

@@ -32,9 +32,7 @@ pub async fn till_with(edit: impl FnOnce(&mut Config)) -> TestTill {
 }
 
 pub fn options() -> TillOptions {
-    TillOptions {
-        keyring_service: format!("kaunta-test-{}", uuid::Uuid::now_v7()),
-    }
+    TillOptions { keyring_service: format!("kaunta-test-{}", uuid::Uuid::now_v7()) }
 }
 
 pub const ACTIVE: &str = "NLV-DTUMJQ6ILG9WNISE";

@@ -1,0 +1,301 @@
+//! Headless mode: the same till and flows as the window, for scripts and
+//! integrations. `kaunta` with no subcommand opens the window.
+//!
+//! Exit codes: 0 done, 1 declined or invalid, 2 usage or configuration
+//! error, 3 outcome unknown.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kaunta_core::config::resolve_data_dir;
+use kaunta_core::providers::ProviderId;
+use kaunta_core::training::Simulators;
+use kaunta_core::{FlowError, PublicError, Till, TillOptions};
+use serde::Serialize;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_DECLINED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_UNKNOWN: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "kaunta", version, about = "Kaunta cashier till. With no command, opens the window.")]
+pub struct Cli {
+    /// The till's data directory (database, config.toml, receipts).
+    /// Default: the OS application-data folder.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Provider {
+    Pesavoucher,
+}
+
+impl From<Provider> for ProviderId {
+    fn from(p: Provider) -> Self {
+        match p {
+            Provider::Pesavoucher => ProviderId::PesaVoucher,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a voucher without redeeming it.
+    Validate {
+        provider: Provider,
+        code: String,
+        /// Recorded in the audit log as the one who asked.
+        #[arg(long, default_value = "headless")]
+        cashier: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Redeem a voucher (validates first, records the intent, prints the receipt).
+    Redeem {
+        provider: Provider,
+        code: String,
+        #[arg(long)]
+        cashier: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The most recent transactions.
+    History {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask providers about transactions whose outcome is unknown.
+    Reconcile {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Provider credentials in the OS keyring.
+    Credentials {
+        #[command(subcommand)]
+        action: CredentialsAction,
+    },
+    /// Run the training simulators in the foreground, for development and tests.
+    Simulate {
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Check the hash chain; names the first broken row.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsAction {
+    /// Read the provider's credentials as JSON from standard input,
+    /// e.g. {"api_key": "...", "api_secret": "..."} for pesavoucher.
+    Set { provider: Provider },
+    /// Which providers have credentials (never shows them).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    let data_dir = match resolve_data_dir(cli.data_dir.as_deref()) {
+        Ok(dir) => dir,
+        Err(e) => return fail(&FlowError::from(e).to_public(), false, EXIT_USAGE),
+    };
+    let Some(command) = cli.command else {
+        return crate::run_window(&data_dir);
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    ExitCode::from(runtime.block_on(run(command, data_dir)))
+}
+
+fn print_json<T: Serialize>(value: &T) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, value);
+    let _ = writeln!(out);
+}
+
+fn fail(e: &PublicError, json: bool, code: u8) -> ExitCode {
+    report(e, json);
+    ExitCode::from(code)
+}
+
+fn report(e: &PublicError, json: bool) {
+    if json {
+        print_json(&serde_json::json!({ "error": e }));
+    } else {
+        eprintln!("kaunta: {} [{}]", e.message, e.code);
+    }
+}
+
+fn exit_for(e: &FlowError) -> u8 {
+    if e.is_declined() { EXIT_DECLINED } else { EXIT_USAGE }
+}
+
+async fn open(data_dir: &std::path::Path) -> Result<Till, FlowError> {
+    Till::open(data_dir, TillOptions::default()).await
+}
+
+async fn run(command: Command, data_dir: PathBuf) -> u8 {
+    let json = match &command {
+        Command::Validate { json, .. }
+        | Command::Redeem { json, .. }
+        | Command::History { json, .. }
+        | Command::Reconcile { json } => *json,
+        Command::Audit { action: AuditAction::Verify { json } } => *json,
+        Command::Credentials { action: CredentialsAction::Status { json } } => *json,
+        _ => false,
+    };
+    match execute(command, &data_dir).await {
+        Ok(code) => code,
+        Err(e) => {
+            report(&e.to_public(), json);
+            exit_for(&e)
+        }
+    }
+}
+
+async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, FlowError> {
+    match command {
+        Command::Simulate { port } => simulate(port).await,
+        Command::Validate { provider: _, code, cashier, json } => {
+            let till = open(data_dir).await?;
+            let v = till.validate_voucher(&cashier, &code).await?;
+            if json {
+                print_json(&v);
+            } else if v.valid {
+                let amount = v.amount.as_ref().map(|a| a.display.as_str()).unwrap_or("");
+                println!("VALID {} {} {}", v.code_masked, amount, v.customer_name.as_deref().unwrap_or(""));
+            } else {
+                for r in &v.reasons {
+                    println!("INVALID {} {} [{}]", v.code_masked, r.message, r.code);
+                }
+            }
+            Ok(if v.valid { EXIT_OK } else { EXIT_DECLINED })
+        }
+        Command::Redeem { provider: _, code, cashier, json } => {
+            let till = open(data_dir).await?;
+            till.recover("system").await?;
+            let r = till.redeem_voucher(&cashier, &code).await?;
+            if json {
+                print_json(&r);
+            } else {
+                println!("{} {}: {}", r.state.to_uppercase(), r.transaction_id, r.message);
+                if let Some(receipt) = &r.receipt {
+                    match (&receipt.printer, &receipt.print_error) {
+                        (_, Some(err)) => println!("receipt: {} ({err})", receipt.path),
+                        (Some(p), None) if receipt.printed => {
+                            println!("receipt: printed on {p}, saved {}", receipt.path)
+                        }
+                        _ => println!("receipt: saved {}", receipt.path),
+                    }
+                }
+            }
+            Ok(if r.state == "completed" { EXIT_OK } else { EXIT_UNKNOWN })
+        }
+        Command::History { limit, json } => {
+            let till = open(data_dir).await?;
+            till.recover("system").await?;
+            let rows = till.recent(limit.clamp(1, 10_000)).await?;
+            if json {
+                print_json(&rows);
+            } else {
+                for r in &rows {
+                    let amount = r.amount.as_ref().map(|a| a.display.clone()).unwrap_or_default();
+                    let training = if r.training { " TRAINING" } else { "" };
+                    println!(
+                        "{}  {:<9} {:<12} {:<22} {:>16}  {}{}",
+                        r.created_at, r.state, r.provider, r.code_masked, amount, r.cashier, training
+                    );
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Reconcile { json } => {
+            let till = open(data_dir).await?;
+            let settled = till.recover("system").await?;
+            let open_rows = till.db(|l| l.open_transactions()).await?;
+            let still_open = open_rows.len();
+            if json {
+                let settled: Vec<_> = settled.into_iter().map(kaunta_core::till::TransactionView::from).collect();
+                let open_rows: Vec<_> = open_rows.into_iter().map(kaunta_core::till::TransactionView::from).collect();
+                print_json(&serde_json::json!({ "settled": settled, "still_open": open_rows }));
+            } else {
+                for r in &settled {
+                    println!("settled {} as {}", r.id, r.state);
+                }
+                println!("{still_open} transaction(s) still need a manager");
+            }
+            Ok(if still_open == 0 { EXIT_OK } else { EXIT_UNKNOWN })
+        }
+        Command::Audit { action: AuditAction::Verify { json } } => {
+            let till = open(data_dir).await?;
+            let v = till.db(|l| l.verify_audit(|_| {})).await?;
+            if json {
+                print_json(&v);
+            } else if let Some(bad) = &v.first_bad {
+                println!("BROKEN at row {}: {} ({} rows before it are intact)", bad.seq, bad.reason, v.rows);
+            } else {
+                println!("OK: {} audit rows, chain intact, head {}", v.rows, v.head);
+            }
+            Ok(if v.first_bad.is_none() { EXIT_OK } else { EXIT_DECLINED })
+        }
+        Command::Credentials { action: CredentialsAction::Set { provider } } => {
+            let mut input = String::new();
+            std::io::stdin()
+                .take(64 * 1024)
+                .read_to_string(&mut input)
+                .map_err(|e| kaunta_core::secrets::SecretError::Invalid(format!("cannot read standard input: {e}")))?;
+            let value: serde_json::Value = serde_json::from_str(&input).map_err(|_| {
+                kaunta_core::secrets::SecretError::Invalid("standard input is not a JSON object".into())
+            })?;
+            let till = open(data_dir).await?;
+            let env = till.set_credentials(provider.into(), value, "headless").await?;
+            println!("{} credentials saved in the system keyring for {env} mode", ProviderId::from(provider));
+            Ok(EXIT_OK)
+        }
+        Command::Credentials { action: CredentialsAction::Status { json } } => {
+            let till = open(data_dir).await?;
+            let status = till.credential_status();
+            if json {
+                print_json(&status);
+            } else {
+                for s in &status {
+                    println!("{} ({}): {}", s.provider, s.environment, s.message);
+                }
+            }
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+/// Serves the simulators until interrupted; the first line of output is a
+/// JSON object with their addresses, for scripts and tests to read.
+async fn simulate(port: u16) -> Result<u8, FlowError> {
+    let sims = Simulators::start(port).await.map_err(|e| FlowError::Simulator(e.to_string()))?;
+    print_json(&serde_json::json!({
+        "pesavoucher": sims.base_url(ProviderId::PesaVoucher).as_str(),
+        "control": format!("http://{}/__sim", sims.addr()),
+    }));
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(EXIT_OK)
+}

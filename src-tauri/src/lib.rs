@@ -1,0 +1,60 @@
+//! The desktop shell: builds the Tauri app around a `Till` from the core.
+//! Commands are thin adapters in `commands/`; headless mode is in `cli`.
+
+pub mod cli;
+pub mod commands;
+mod state;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use kaunta_core::{Till, TillOptions};
+pub use state::AppState;
+use tauri::{Manager, Runtime};
+
+/// Registers state and commands. Generic over the runtime so the command
+/// tests run the same handlers on Tauri's mock runtime.
+pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+    builder.manage(state).invoke_handler(tauri::generate_handler![
+        commands::session::app_info,
+        commands::session::sign_in,
+        commands::session::sign_out,
+        commands::cashier::validate_voucher,
+        commands::cashier::redeem_voucher,
+        commands::cashier::recent_transactions,
+        commands::cashier::reprint_receipt,
+        commands::settings::credentials_status,
+        commands::settings::set_credentials,
+    ])
+}
+
+/// Opens the cashier window on the till in `data_dir`.
+pub fn run_window(data_dir: &Path) -> ExitCode {
+    let till = match tauri::async_runtime::block_on(Till::open(data_dir, TillOptions::default())) {
+        Ok(till) => till,
+        Err(e) => {
+            eprintln!("kaunta: {e}");
+            return ExitCode::from(cli::EXIT_USAGE);
+        }
+    };
+    let state = AppState::new(till);
+    let result = setup(tauri::Builder::default(), state)
+        .setup(|app| {
+            // Settle what a crash left behind without delaying the first paint.
+            let state = app.state::<AppState>().inner().clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = state.till.recover("system").await {
+                    eprintln!("kaunta: recovery after start-up failed: {e}");
+                }
+            });
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kaunta: the window could not open: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

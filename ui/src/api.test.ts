@@ -1,0 +1,68 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+const invoke = vi.fn();
+vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
+
+const api = await import('./api');
+
+describe('toApiError', () => {
+  it('passes the backend shape through', () => {
+    expect(api.toApiError({ code: 'expired', message: 'Voucher expired' })).toEqual({
+      code: 'expired',
+      message: 'Voucher expired',
+    });
+  });
+
+  it('wraps a string rejection as internal', () => {
+    expect(api.toApiError('boom')).toEqual({ code: 'internal', message: 'boom' });
+  });
+
+  it('handles Error objects, junk and empty messages', () => {
+    expect(api.toApiError(new TypeError('bad'))).toEqual({ code: 'internal', message: 'bad' });
+    expect(api.toApiError(undefined).code).toBe('internal');
+    expect(api.toApiError({ code: 'x', message: '' }).message).not.toBe('');
+    expect(api.toApiError(42).message).not.toBe('');
+  });
+});
+
+describe('commands', () => {
+  beforeEach(() => {
+    (globalThis as Record<string, unknown>).__TAURI_INTERNALS__ = { invoke: () => undefined };
+    invoke.mockReset();
+  });
+  afterEach(() => {
+    delete (globalThis as Record<string, unknown>).__TAURI_INTERNALS__;
+  });
+
+  it('passes arguments with the contract keys', async () => {
+    invoke.mockResolvedValue(null);
+    await api.signIn('Amina');
+    await api.validateVoucher('pesavoucher', 'ABC');
+    await api.redeemVoucher('pesavoucher', 'ABC');
+    await api.setCredentials('pesavoucher', { api_key: 'k', api_secret: 's' });
+    await api.appInfo();
+    expect(invoke.mock.calls).toEqual([
+      ['sign_in', { name: 'Amina' }],
+      ['validate_voucher', { provider: 'pesavoucher', code: 'ABC' }],
+      ['redeem_voucher', { provider: 'pesavoucher', code: 'ABC' }],
+      ['set_credentials', { provider: 'pesavoucher', values: { api_key: 'k', api_secret: 's' } }],
+      ['app_info', undefined],
+    ]);
+  });
+
+  it('normalises rejections', async () => {
+    invoke.mockRejectedValueOnce('plain text');
+    await expect(api.recentTransactions()).rejects.toEqual({ code: 'internal', message: 'plain text' });
+    invoke.mockRejectedValueOnce({ code: 'already_redeemed', message: 'Already redeemed' });
+    await expect(api.redeemVoucher('pesavoucher', 'X')).rejects.toEqual({
+      code: 'already_redeemed',
+      message: 'Already redeemed',
+    });
+  });
+
+  it('explains itself outside the desktop app instead of crashing', async () => {
+    delete (globalThis as Record<string, unknown>).__TAURI_INTERNALS__;
+    await expect(api.appInfo()).rejects.toMatchObject({ code: 'no_backend' });
+    expect(invoke).not.toHaveBeenCalled();
+  });
+});

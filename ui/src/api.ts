@@ -1,0 +1,71 @@
+// The only place that talks to the Rust backend. Everything else imports these
+// typed wrappers so a contract change is a one-file change.
+import { invoke } from '@tauri-apps/api/core';
+import type {
+  ApiError,
+  AppInfo,
+  CredentialStatus,
+  Redemption,
+  TransactionRow,
+  Validation,
+} from './types';
+
+const FALLBACK_MESSAGE = 'Something went wrong. Please try again.';
+
+/**
+ * Turns whatever a rejected promise carried into `{ code, message }`, so the UI
+ * never has to guess. Idempotent: an ApiError passes through unchanged.
+ */
+export function toApiError(err: unknown): ApiError {
+  if (typeof err === 'string') {
+    return { code: 'internal', message: err.trim() || FALLBACK_MESSAGE };
+  }
+  if (err !== null && typeof err === 'object') {
+    const rec = err as Record<string, unknown>;
+    const message = typeof rec.message === 'string' && rec.message.trim() ? rec.message : FALLBACK_MESSAGE;
+    const code = typeof rec.code === 'string' && rec.code ? rec.code : 'internal';
+    return { code, message };
+  }
+  return { code: 'internal', message: FALLBACK_MESSAGE };
+}
+
+function hasBackend(): boolean {
+  // Checks the IPC bridge itself rather than `isTauri()`, so that @tauri-apps/api/mocks
+  // (which only installs the bridge) also counts as a backend.
+  const internals = (globalThis as { __TAURI_INTERNALS__?: { invoke?: unknown } }).__TAURI_INTERNALS__;
+  return typeof internals?.invoke === 'function';
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  // Without this, opening the page in a plain browser fails with an opaque
+  // "cannot read properties of undefined" from deep inside @tauri-apps/api.
+  if (!hasBackend()) {
+    throw { code: 'no_backend', message: 'Kaunta must be opened as the desktop app.' } satisfies ApiError;
+  }
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (err) {
+    throw toApiError(err);
+  }
+}
+
+export const appInfo = (): Promise<AppInfo> => call('app_info');
+
+export const signIn = (name: string): Promise<AppInfo> => call('sign_in', { name });
+
+export const signOut = (): Promise<AppInfo> => call('sign_out');
+
+export const validateVoucher = (provider: string, code: string): Promise<Validation> =>
+  call('validate_voucher', { provider, code });
+
+export const redeemVoucher = (provider: string, code: string): Promise<Redemption> =>
+  call('redeem_voucher', { provider, code });
+
+export const recentTransactions = (): Promise<TransactionRow[]> => call('recent_transactions');
+
+export const credentialsStatus = (): Promise<CredentialStatus[]> => call('credentials_status');
+
+export const setCredentials = (
+  provider: string,
+  values: Record<string, string>,
+): Promise<CredentialStatus[]> => call('set_credentials', { provider, values });

@@ -1,0 +1,40 @@
+// Text the cashier reads. Money is never formatted here: the backend's
+// MoneyView.display is the single source of truth for amounts.
+import type { CredentialStatus, MoneyView, ReceiptView, Redemption } from '../types';
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/** RFC 3339 UTC timestamp → local "HH:MM" (24-hour, as used on Kenyan tills). */
+export function localTime(rfc3339: string): string {
+  const d = new Date(rfc3339);
+  if (Number.isNaN(d.getTime())) return '--:--';
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}
+
+export function amountText(amount: MoneyView | null | undefined): string {
+  return amount?.display ?? '—';
+}
+
+export function successMessage(r: Redemption): string {
+  return `${r.amount ? r.amount.display : 'Voucher'} redeemed: hand over the goods`;
+}
+
+export function receiptText(receipt: ReceiptView | null): string {
+  if (!receipt) return 'No receipt was produced';
+  const main = receipt.printed
+    ? receipt.printer
+      ? `Receipt printed on ${receipt.printer}`
+      : 'Receipt printed'
+    : `Receipt saved: ${receipt.path}`;
+  return receipt.print_error ? `${main} (printer problem: ${receipt.print_error})` : main;
+}
+
+/**
+ * When not configured, the backend's message explains why (e.g. the keyring is
+ * locked), so it wins over the generic "Not set".
+ */
+export function credentialText(status: CredentialStatus | undefined): string {
+  if (!status) return 'Not set';
+  if (status.configured) return 'Saved in the system keyring';
+  return status.message.trim() || 'Not set';
+}

@@ -1,0 +1,86 @@
+// Mirrors the Rust backend's serde types (snake_case on the wire).
+
+export type Environment = 'training' | 'sandbox' | 'live';
+
+export interface ProviderInfo {
+  id: string;
+  name: string;
+}
+
+export interface AppInfo {
+  environment: Environment;
+  training: boolean;
+  store_name: string;
+  till_id: string;
+  version: string;
+  cashier: string | null;
+  providers: ProviderInfo[];
+}
+
+export interface MoneyView {
+  minor: number;
+  currency: string;
+  /** Preformatted by the backend, e.g. "KES 1,200.50". Always show this, never reformat. */
+  display: string;
+}
+
+export interface Reason {
+  code: string;
+  message: string;
+}
+
+export interface Validation {
+  code_masked: string;
+  valid: boolean;
+  amount: MoneyView | null;
+  customer_name: string | null;
+  reasons: Reason[];
+}
+
+export interface ReceiptView {
+  path: string;
+  printed: boolean;
+  printer: string | null;
+  print_error: string | null;
+}
+
+export type RedemptionState = 'completed' | 'unknown';
+
+export interface Redemption {
+  transaction_id: string;
+  state: RedemptionState;
+  amount: MoneyView | null;
+  customer_name: string | null;
+  code_masked: string;
+  provider_reference: string | null;
+  message: string;
+  receipt: ReceiptView | null;
+}
+
+export type TransactionState = 'pending' | 'completed' | 'failed' | 'unknown';
+
+export interface TransactionRow {
+  id: string;
+  /** RFC 3339, UTC. */
+  created_at: string;
+  cashier: string;
+  provider: string;
+  code_masked: string;
+  amount: MoneyView | null;
+  state: TransactionState;
+  provider_reference: string | null;
+  training: boolean;
+}
+
+export interface CredentialStatus {
+  provider: string;
+  environment: string;
+  configured: boolean;
+  message: string;
+}
+
+/** Every command rejects with this shape; `message` is already fit to show a cashier. */
+export interface ApiError {
+  code: string;
+  message: string;
+}
