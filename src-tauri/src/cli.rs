@@ -291,10 +291,11 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
 /// JSON object with their addresses, for scripts and tests to read.
 async fn simulate(port: u16) -> Result<u8, FlowError> {
     let sims = Simulators::start(port).await.map_err(|e| FlowError::Simulator(e.to_string()))?;
-    print_json(&serde_json::json!({
+    let addresses = serde_json::json!({
         "pesavoucher": sims.base_url(ProviderId::PesaVoucher).as_str(),
         "control": format!("http://{}/__sim", sims.addr()),
-    }));
+    });
+    println!("{addresses}");
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;
     Ok(EXIT_OK)

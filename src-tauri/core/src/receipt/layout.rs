@@ -96,7 +96,7 @@ pub fn render(r: &Receipt) -> Result<(Vec<u8>, f32), ReceiptError> {
     let line_gap = |size: f32| size * 1.35;
     let text_height_pt: f32 = lines.iter().map(|l| line_gap(l.1)).sum();
     let mm_per_pt = 25.4 / 72.0;
-    let height_mm = MARGIN_MM * 3.0 + text_height_pt * mm_per_pt + QR_MM + 8.0;
+    let height_mm = MARGIN_MM * 4.0 + text_height_pt * mm_per_pt + QR_MM + 10.0;
 
     let mut ops = vec![Op::SetFillColor { col: black() }];
     let mut y = Pt::from(Mm(height_mm - MARGIN_MM)).0;

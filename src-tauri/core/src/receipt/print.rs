@@ -12,7 +12,9 @@ pub async fn print(path: &Path, printer: Option<&str>, height_mm: Option<f32>) -
     if let Some(p) = printer {
         cmd.arg("-d").arg(p);
     }
-    cmd.arg("-t").arg("Kaunta receipt");
+    // The job title names the output of PDF printers (cups-pdf): one file per receipt.
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    cmd.arg("-t").arg(format!("Kaunta receipt {stem}"));
     if let Some(h) = height_mm {
         cmd.arg("-o").arg(format!("media=Custom.80x{}mm", h.ceil() as u32));
     }

@@ -1,0 +1,225 @@
+//! The real binary, headless: crash recovery, exit codes, the audit chain
+//! against tampering, the OS keyring and CUPS printing.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use support::{Simulator, Till, wait_until};
+
+const CODE: &str = "NLV-DTUMJQ6ILG9WNISE";
+
+/// Starts a redemption, waits until the simulator holds the request (after
+/// or before applying it), and kills the till with SIGKILL right there:
+/// the intent is committed, the outcome never will be.
+async fn kill_mid_redemption(sim: &Simulator, till: &Till, fault: serde_json::Value) {
+    sim.inject("redeem_voucher", fault).await;
+    let mut child = till
+        .command(&["redeem", "pesavoucher", CODE, "--cashier", "amina", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    sim.wait_received("redeem_voucher", 1).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(till.states_of(CODE), ["pending"], "the intent was committed before the call");
+}
+
+#[tokio::test]
+async fn a_crash_after_the_provider_redeemed_is_reconciled_as_completed_and_never_redeemed_twice() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config());
+    kill_mid_redemption(&sim, &till, json!({"kind": "hang_after_apply"})).await;
+
+    // Any next start recovers: pending -> unknown -> asked the provider -> completed.
+    let (code, history) = till.run_json(&["history", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(history[0]["state"], "completed");
+    assert_eq!(till.states_of(CODE), ["completed"]);
+    let events = till.audit_events();
+    assert!(events.ends_with(&["crash_recovered".to_string(), "reconciled".to_string()]), "{events:?}");
+
+    let (code, answer) = till.run_json(&["redeem", "pesavoucher", CODE, "--cashier", "amina", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(answer["error"]["code"], "already_redeemed");
+    assert_eq!(sim.redemptions(CODE).await, 1);
+    assert_eq!(till.run(&["audit", "verify"]).status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_crash_before_the_provider_acted_is_reconciled_as_failed_and_the_voucher_stays_usable() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config());
+    kill_mid_redemption(&sim, &till, json!({"kind": "hang_before_apply"})).await;
+
+    let (code, answer) = till.run_json(&["redeem", "pesavoucher", CODE, "--cashier", "amina", "--json"]);
+    assert_eq!(code, 0, "{answer}");
+    assert_eq!(answer["state"], "completed");
+    assert_eq!(till.states_of(CODE), ["failed", "completed"]);
+    assert_eq!(sim.redemptions(CODE).await, 1);
+}
+
+#[tokio::test]
+async fn exit_codes_tell_scripts_what_happened() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config());
+    let status = |args: &[&str]| till.run(args).status.code();
+    assert_eq!(status(&["validate", "pesavoucher", "TRN-ACTIVE-1200"]), Some(0));
+    assert_eq!(status(&["validate", "pesavoucher", "TRN-INACTIVE-01"]), Some(1));
+    assert_eq!(status(&["validate", "pesavoucher", "<script>"]), Some(1));
+    assert_eq!(status(&["redeem", "pesavoucher", "TRN-ACTIVE-1200"]), Some(2), "--cashier is required");
+    assert_eq!(status(&["validate", "nosuchprovider", "TRN-ACTIVE-1200"]), Some(2));
+
+    sim.inject("redeem_voucher", json!({"kind": "drop_after_apply"})).await;
+    let (code, answer) = till.run_json(&["redeem", "pesavoucher", "TRN-ACTIVE-5000", "--cashier", "amina", "--json"]);
+    assert_eq!(code, 3, "{answer}");
+    assert_eq!(answer["state"], "unknown");
+    assert!(answer["message"].as_str().unwrap().contains("do NOT hand over"));
+
+    let broken = Till::new("environment = \"live\"\n[providers.pesavoucher]\nbase_url = \"http://example.com/api\"\n");
+    let out = broken.run(&["validate", "pesavoucher", "TRN-ACTIVE-1200"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https"));
+}
+
+#[tokio::test]
+async fn audit_verify_names_the_first_tampered_row() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config());
+    for code in ["TRN-ACTIVE-1200", "TRN-ACTIVE-5000", "TRN-REDEEMED-01"] {
+        till.run(&["redeem", "pesavoucher", code, "--cashier", "amina"]);
+    }
+    let ok = till.run(&["audit", "verify", "--json"]);
+    assert_eq!(ok.status.code(), Some(0));
+    let rows = till.audit_events().len() as i64;
+    assert!(rows >= 6);
+
+    // Someone with the file removes the guard and lowers an amount.
+    let db = till.db();
+    db.execute_batch("DROP TRIGGER audit_log_no_update").unwrap();
+    let target: i64 = db
+        .query_row("SELECT seq FROM audit_log WHERE amount_minor IS NOT NULL ORDER BY seq LIMIT 1 OFFSET 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    db.execute("UPDATE audit_log SET amount_minor = 100 WHERE seq = ?1", [target]).unwrap();
+    drop(db);
+
+    let out = till.run(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("BROKEN at row {target}")), "{text}");
+    let (_, v) = till.run_json(&["audit", "verify", "--json"]);
+    assert_eq!(v["first_bad"]["seq"], target);
+}
+
+fn keyring_service() -> String {
+    format!("kaunta-e2e-{}-{}", std::process::id(), free_suffix())
+}
+
+fn free_suffix() -> u16 {
+    support::free_port()
+}
+
+#[test]
+fn credentials_go_to_the_keyring_and_nowhere_else() {
+    let till = Till::new("environment = \"sandbox\"\n[receipt]\nprint = false\n");
+    let service = keyring_service();
+    let secret = "pv-secret-7d1f3a9c";
+    let mut child = till
+        .command(&["credentials", "set", "pesavoucher"])
+        .env("KAUNTA_KEYRING_SERVICE", &service)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json!({"api_key": "pv-key-51c2", "api_secret": secret}).to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+
+    let status =
+        till.command(&["credentials", "status", "--json"]).env("KAUNTA_KEYRING_SERVICE", &service).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v[0]["provider"], "pesavoucher");
+    assert_eq!(v[0]["configured"], true);
+    assert!(!String::from_utf8_lossy(&status.stdout).contains(secret));
+
+    // The secret is in the keyring (read back with the system's own tool)...
+    let lookup = std::process::Command::new("secret-tool")
+        .args(["lookup", "service", &service, "username", "pesavoucher/sandbox"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&lookup.stdout).contains(secret), "secret-tool found nothing");
+    // ...and in no file of the data directory (database, WAL, config, receipts).
+    for entry in walk(till.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{} holds the secret", entry.display());
+    }
+
+    let bad = till
+        .command(&["credentials", "set", "pesavoucher"])
+        .env("KAUNTA_KEYRING_SERVICE", &service)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = {
+        let mut bad = bad;
+        bad.stdin.take().unwrap().write_all(b"{\"api_key\": \"k\"}").unwrap();
+        bad.wait_with_output().unwrap()
+    };
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("api_secret"));
+}
+
+#[test]
+fn without_a_keyring_service_the_message_is_plain() {
+    let till = Till::new("environment = \"sandbox\"\n");
+    let out = till
+        .command(&["validate", "pesavoucher", "TRN-ACTIVE-1200"])
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/kaunta-test-bus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("keyring is not available"), "{err}");
+    assert!(err.contains("[keyring_unavailable]"), "{err}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+/// The receipt goes through CUPS to the PDF printer that scripts/test sets up.
+#[tokio::test]
+async fn a_receipt_prints_through_cups() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config().replace("print = false", "print = true\nprinter = \"PDF\""));
+    let (code, answer) = till.run_json(&["redeem", "pesavoucher", "TRN-ACTIVE-5000", "--cashier", "amina", "--json"]);
+    assert_eq!(code, 0, "{answer}");
+    let receipt = &answer["receipt"];
+    assert_eq!(receipt["printed"], true, "{receipt}");
+    assert_eq!(receipt["printer"], "PDF");
+    let id = answer["transaction_id"].as_str().unwrap();
+    let printed = support::cups_pdf_output(id);
+    wait_until("cups-pdf to write the receipt", Duration::from_secs(30), || printed().is_some());
+    let pdf = std::fs::read(printed().unwrap()).unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+}

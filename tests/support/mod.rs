@@ -1,0 +1,198 @@
+//! Shared by the end-to-end tests: the real `kaunta` binary, a data
+//! directory per test, the simulator as its own process, and waiting on
+//! conditions (never on the clock alone).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The app under test: `KAUNTA_BIN`, or the debug build in the workspace.
+pub fn kaunta_bin() -> PathBuf {
+    let bin = std::env::var_os("KAUNTA_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/debug/kaunta"));
+    assert!(bin.exists(), "{} is missing: run `cargo build -p kaunta` (scripts/test does)", bin.display());
+    bin
+}
+
+/// Where tests leave screenshots and other artifacts for a person to look at.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = workspace_root().join("target/e2e-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Polls `ready` until it holds or `within` passes. For conditions that
+/// offer nothing to block on (a port opening, a file appearing).
+pub fn wait_until(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    let mut pause = Duration::from_millis(5);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_for_port(port: u16, within: Duration) {
+    wait_until(&format!("port {port}"), within, || TcpStream::connect(("127.0.0.1", port)).is_ok());
+}
+
+/// A till's data directory with its config.toml.
+pub struct Till {
+    pub dir: tempfile::TempDir,
+}
+
+impl Till {
+    pub fn new(config_toml: &str) -> Till {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), config_toml).unwrap();
+        Till { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(kaunta_bin());
+        cmd.arg("--data-dir").arg(self.path()).args(args);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    pub fn run_json(&self, args: &[&str]) -> (i32, serde_json::Value) {
+        let out = self.run(args);
+        let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), value)
+    }
+
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.path().join("kaunta.sqlite3")).unwrap()
+    }
+
+    /// (state, count) of the transactions for one voucher code.
+    pub fn states_of(&self, code: &str) -> Vec<String> {
+        let db = self.db();
+        let mut stmt =
+            db.prepare("SELECT state FROM transactions WHERE voucher_code = ?1 ORDER BY created_at").unwrap();
+        stmt.query_map([code], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+
+    pub fn audit_events(&self) -> Vec<String> {
+        let db = self.db();
+        let mut stmt = db.prepare("SELECT event FROM audit_log ORDER BY seq").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+}
+
+/// `kaunta simulate` in its own process: it outlives the app processes a
+/// crash test kills, so the provider remembers what it did.
+pub struct Simulator {
+    child: Child,
+    pub pesavoucher: String,
+    pub control: String,
+    http: reqwest::Client,
+}
+
+impl Simulator {
+    pub fn start() -> Simulator {
+        let mut child =
+            Command::new(kaunta_bin()).arg("simulate").stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).expect("simulate prints its addresses as JSON");
+        Simulator {
+            child,
+            pesavoucher: v["pesavoucher"].as_str().unwrap().into(),
+            control: v["control"].as_str().unwrap().into(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A config.toml for a training till that uses this simulator.
+    pub fn training_config(&self) -> String {
+        format!(
+            "environment = \"training\"\nstore_name = \"Duka la Mama Njeri\"\ntill_id = \"TILL-7\"\n\n[receipt]\nprint = false\n\n[providers.pesavoucher]\nbase_url = \"{}\"\n",
+            self.pesavoucher
+        )
+    }
+
+    pub async fn inject(&self, endpoint: &str, fault: serde_json::Value) {
+        let r = self
+            .http
+            .post(format!("{}/faults?provider=pesavoucher", self.control))
+            .json(&serde_json::json!({"endpoint": endpoint, "fault": fault}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    /// Blocks (server side) until the endpoint has received `count` requests.
+    pub async fn wait_received(&self, endpoint: &str, count: u64) {
+        let r = self
+            .http
+            .get(format!("{}/wait?provider=pesavoucher&endpoint={endpoint}&count={count}", self.control))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "the simulator never received {count} {endpoint} request(s)");
+    }
+
+    pub async fn redemptions(&self, code: &str) -> u64 {
+        let v: serde_json::Value = self
+            .http
+            .get(format!("{}/pesavoucher/redemptions", self.control))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v[code].as_u64().unwrap_or(0)
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds the file cups-pdf wrote for the receipt of transaction `id`
+/// (its name comes from the job title, which carries the id).
+pub fn cups_pdf_output(id: &str) -> impl Fn() -> Option<PathBuf> {
+    let id = id.to_string();
+    move || {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
+        let dirs = [home.join("PDF"), PathBuf::from("/var/spool/cups-pdf/ANONYMOUS"), PathBuf::from("/root/PDF")];
+        dirs.iter().filter_map(|d| std::fs::read_dir(d).ok()).flatten().filter_map(Result::ok).map(|e| e.path()).find(
+            |p| {
+                p.file_name().is_some_and(|n| n.to_string_lossy().contains(&id))
+                    && std::fs::metadata(p).is_ok_and(|m| m.len() > 0)
+            },
+        )
+    }
+}
