@@ -1,1 +1,162 @@
-fn main() {}
+//! The real window under Xvfb, driven through tauri-driver and
+//! WebKitWebDriver: a cashier signs in, scans a voucher, sees its value,
+//! redeems it once however hard the keys are pressed, and the ledger agrees.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use support::{Till, artifacts_dir, free_port, kaunta_bin, wait_for_port};
+
+const CODE: &str = "NLV-DTUMJQ6ILG9WNISE";
+const UI_WAIT: Duration = Duration::from_secs(15);
+
+struct Driver {
+    child: Child,
+    port: u16,
+    native: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let (port, native) = (free_port(), free_port());
+        let child = Command::new("tauri-driver")
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver is installed by scripts/setup --with-test-tools");
+        // tauri-driver listens before the WebKitWebDriver it starts does, and
+        // a session requested in between fails: wait for both.
+        wait_for_port(port, Duration::from_secs(20));
+        wait_for_port(native, Duration::from_secs(20));
+        Driver { child, port, native }
+    }
+
+    async fn open(&self, till: &Till) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            json!({
+                "application": kaunta_bin(),
+                "args": ["--data-dir", till.path()],
+            }),
+        );
+        let url = format!("http://127.0.0.1:{}", self.port);
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        let connect = builder.capabilities(caps).connect(&url);
+        tokio::time::timeout(Duration::from_secs(60), connect)
+            .await
+            .expect("a WebDriver session within a minute")
+            .expect("a WebDriver session with the Kaunta window")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // tauri-driver does not take its WebKitWebDriver down with it.
+        let _ = Command::new("pkill").args(["-f", &format!("WebKitWebDriver --port={} ", self.native)]).status();
+    }
+}
+
+async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(UI_WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+}
+
+/// The element's text content, whitespace folded. (WebKitWebDriver's
+/// "visible text" comes back empty for `overflow: hidden` elements.)
+async fn text(c: &Client, css: &str) -> String {
+    let raw = wait_for(c, css).await.prop("textContent").await.unwrap().unwrap_or_default();
+    raw.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(artifacts_dir().join(name), png).unwrap();
+}
+
+/// Types into the voucher field as a barcode scanner does: the code, then Enter.
+async fn scan(c: &Client, code: &str) {
+    let field = wait_for(c, "#voucher-code").await;
+    field.clear().await.unwrap();
+    field.send_keys(&format!("{code}\u{E007}")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cashier_redeems_a_voucher_once_through_the_window() {
+    let till = Till::new(
+        "environment = \"training\"\nstore_name = \"Duka la Mama Njeri\"\ntill_id = \"TILL-3\"\n\n[receipt]\nprint = true\nprinter = \"PDF\"\n",
+    );
+    let driver = Driver::start();
+    let c = driver.open(&till).await;
+
+    // Sign in.
+    wait_for(&c, "#training-badge").await;
+    wait_for(&c, "#cashier-input").await.send_keys("Amina Wanjiku\u{E007}").await.unwrap();
+    assert_eq!(text(&c, "#cashier-name").await, "Amina Wanjiku");
+    assert_eq!(text(&c, "#store-name").await, "Duka la Mama Njeri");
+
+    // Scan: validated on Enter, amount and customer shown, Redeem enabled.
+    scan(&c, &CODE.to_lowercase()).await;
+    wait_for(&c, "#voucher-status[data-state='valid']").await;
+    assert_eq!(text(&c, "#voucher-amount").await, "KES 750.00");
+    assert!(text(&c, "#voucher-customer").await.contains("Jane Doe"));
+    let redeem = wait_for(&c, "#redeem-button").await;
+    assert!(redeem.is_enabled().await.unwrap());
+    // The code field keeps focus for the next scan.
+    let focused = c.execute("return document.activeElement && document.activeElement.id", vec![]).await.unwrap();
+    assert_eq!(focused, json!("voucher-code"));
+    screenshot(&c, "cashier-valid.png").await;
+
+    // Enter again must not redeem; F9 twice and a click redeem exactly once.
+    wait_for(&c, "#voucher-code").await.send_keys("\u{E007}").await.unwrap();
+    assert!(till.states_of(CODE).is_empty(), "Enter must never redeem");
+    wait_for(&c, "#voucher-code").await.send_keys("\u{E039}\u{E039}").await.unwrap();
+    let _ = redeem.click().await;
+    wait_for(&c, "#redeem-success").await;
+    assert_eq!(text(&c, "#success-message").await, "KES 750.00 redeemed: hand over the goods");
+    let receipt = text(&c, "#receipt-status").await;
+    assert!(receipt.contains("PDF"), "{receipt}");
+    screenshot(&c, "cashier-success.png").await;
+
+    // The ledger agrees: one completed redemption, an intact audit chain.
+    assert_eq!(till.states_of(CODE), ["completed"]);
+    let recent = text(&c, "#recent").await;
+    assert!(recent.contains("NISE"), "{recent}");
+    assert!(!recent.contains("DTUM"), "codes are masked on screen: {recent}");
+
+    // Next customer: the same voucher again is refused, in plain words.
+    wait_for(&c, "#next-customer").await.click().await.unwrap();
+    scan(&c, CODE).await;
+    wait_for(&c, "#voucher-status[data-state='invalid']").await;
+    assert!(text(&c, "#voucher-error").await.contains("already used"));
+    assert!(!wait_for(&c, "#redeem-button").await.is_enabled().await.unwrap());
+
+    // Markup in the code field is shown as text, never run or rendered.
+    scan(&c, "<img src=x onerror=alert(1)>").await;
+    wait_for(&c, "#voucher-status[data-state='error']").await;
+    assert!(text(&c, "#voucher-error").await.contains("letters, digits and dashes"));
+    let images = c.find_all(Locator::Css("#voucher-status img")).await.unwrap();
+    assert!(images.is_empty());
+
+    c.close().await.unwrap();
+    drop(driver);
+
+    let verify = till.run(&["audit", "verify", "--json"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
+    let events = till.audit_events();
+    for expected in ["sign_in", "validate", "redeem_attempt", "redeem_outcome", "receipt_printed"] {
+        assert!(events.iter().any(|e| e == expected), "{expected} missing from {events:?}");
+    }
+    assert_eq!(events.iter().filter(|e| *e == "redeem_attempt").count(), 1);
+}
