@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn wire_floats_round_trip_exactly() {
-        for minor in [1, 5, 10, 99, 5_000, 75_000, 120_050, 15_000_000, 123_456_789_01] {
+        for minor in [1, 5, 10, 99, 5_000, 75_000, 120_050, 15_000_000, 12_345_678_901] {
             let wire = kes(minor).to_wire_f64().unwrap();
             assert_eq!(Money::from_wire_f64(wire, Currency::KES), Ok(kes(minor)), "{minor}");
         }

@@ -213,7 +213,7 @@ pub fn verify(conn: &Connection, mut progress: impl FnMut(u64)) -> Result<Verifi
         prev = row.hash;
         expected_seq += 1;
         count += 1;
-        if count % 65_536 == 0 {
+        if count.is_multiple_of(65_536) {
             progress(count);
         }
     }

@@ -16,8 +16,8 @@ pub const SANDBOX_URL: &str = "https://sandbox.payments.pesavoucher.com/api/v1";
 
 /// The only currency the API accepts ("currently only KES supported").
 pub const CURRENCY: Currency = Currency::KES;
-pub const MIN_VOUCHER: Money = Money::new(50_00, Currency::KES);
-pub const MAX_VOUCHER: Money = Money::new(150_000_00, Currency::KES);
+pub const MIN_VOUCHER: Money = Money::new(5_000, Currency::KES);
+pub const MAX_VOUCHER: Money = Money::new(15_000_000, Currency::KES);
 
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Credentials {
