@@ -31,17 +31,31 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Provider {
     Pesavoucher,
+    Telesend,
 }
 
 impl From<Provider> for ProviderId {
     fn from(p: Provider) -> Self {
         match p {
             Provider::Pesavoucher => ProviderId::PesaVoucher,
+            Provider::Telesend => ProviderId::Telesend,
         }
     }
+}
+
+/// Providers whose vouchers are claimed with an SMS code first.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClaimProvider {
+    Telesend,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Resolution {
+    Completed,
+    Failed,
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,12 +70,46 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Redeem a voucher (validates first, records the intent, prints the receipt).
+    /// Redeem a voucher (records the intent first, prints the receipt).
+    /// PesaVoucher validates first; Telesend takes the customer's SMS code.
     Redeem {
         provider: Provider,
         code: String,
         #[arg(long)]
         cashier: String,
+        /// Telesend: the SMS code the customer received (none for anonymous vouchers).
+        #[arg(long)]
+        verification_code: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Telesend: send the customer an SMS code, reserving an amount (default: all that remains).
+    Claim {
+        provider: ClaimProvider,
+        code: String,
+        /// A partial amount, e.g. 500 or 250.50.
+        #[arg(long)]
+        amount: Option<String>,
+        #[arg(long, default_value = "headless")]
+        cashier: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Telesend: the gift denominations (ETB).
+    Denominations {
+        provider: ClaimProvider,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A manager settles a transaction whose outcome is unknown.
+    Resolve {
+        transaction_id: String,
+        #[arg(long = "as", value_enum)]
+        outcome: Resolution,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        manager: String,
         #[arg(long)]
         json: bool,
     },
@@ -158,6 +206,9 @@ async fn run(command: Command, data_dir: PathBuf) -> u8 {
     let json = match &command {
         Command::Validate { json, .. }
         | Command::Redeem { json, .. }
+        | Command::Claim { json, .. }
+        | Command::Denominations { json, .. }
+        | Command::Resolve { json, .. }
         | Command::History { json, .. }
         | Command::Reconcile { json } => *json,
         Command::Audit { action: AuditAction::Verify { json } } => *json,
@@ -176,7 +227,13 @@ async fn run(command: Command, data_dir: PathBuf) -> u8 {
 async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, FlowError> {
     match command {
         Command::Simulate { port } => simulate(port).await,
-        Command::Validate { provider: _, code, cashier, json } => {
+        Command::Validate { provider, code, cashier, json } => {
+            if provider != Provider::Pesavoucher {
+                return Err(FlowError::Declined {
+                    code: "wrong_flow",
+                    message: "Only PesaVoucher vouchers can be checked without redeeming; Telesend uses `claim`".into(),
+                });
+            }
             let till = open(data_dir).await?;
             let v = till.validate_voucher(&cashier, &code).await?;
             if json {
@@ -191,10 +248,13 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             }
             Ok(if v.valid { EXIT_OK } else { EXIT_DECLINED })
         }
-        Command::Redeem { provider: _, code, cashier, json } => {
+        Command::Redeem { provider, code, cashier, verification_code, json } => {
             let till = open(data_dir).await?;
             till.recover("system").await?;
-            let r = till.redeem_voucher(&cashier, &code).await?;
+            let r = match provider {
+                Provider::Pesavoucher => till.redeem_voucher(&cashier, &code).await?,
+                Provider::Telesend => till.redeem_gift(&cashier, &code, verification_code.as_deref()).await?,
+            };
             if json {
                 print_json(&r);
             } else {
@@ -210,6 +270,46 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
                 }
             }
             Ok(if r.state == "completed" { EXIT_OK } else { EXIT_UNKNOWN })
+        }
+        Command::Claim { provider: ClaimProvider::Telesend, code, amount, cashier, json } => {
+            let till = open(data_dir).await?;
+            let c = till.claim_gift(&cashier, &code, amount.as_deref()).await?;
+            if json {
+                print_json(&c);
+            } else {
+                let amount = c.amount.as_ref().map_or("the whole voucher".to_string(), |a| a.display.clone());
+                println!("CLAIMED {} for {amount}: {}", c.code_masked, c.message);
+                if let Some(sms) = &c.training_sms_code {
+                    println!("training SMS code: {sms}");
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Denominations { provider: ClaimProvider::Telesend, json } => {
+            let till = open(data_dir).await?;
+            let list = till.gift_denominations().await?;
+            if json {
+                print_json(&list);
+            } else {
+                for d in &list {
+                    println!("{:>4}  {:>14}  {}", d.id, d.amount.display, if d.active { "active" } else { "inactive" });
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Resolve { transaction_id, outcome, reason, manager, json } => {
+            let till = open(data_dir).await?;
+            let to = match outcome {
+                Resolution::Completed => kaunta_core::ledger::State::Completed,
+                Resolution::Failed => kaunta_core::ledger::State::Failed,
+            };
+            let row = till.resolve(&manager, &transaction_id, to, &reason).await?;
+            if json {
+                print_json(&kaunta_core::till::TransactionView::from(row));
+            } else {
+                println!("{} is now {}", row.id, row.state);
+            }
+            Ok(EXIT_OK)
         }
         Command::History { limit, json } => {
             let till = open(data_dir).await?;

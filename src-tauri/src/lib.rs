@@ -25,6 +25,10 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
         commands::cashier::reprint_receipt,
         commands::settings::credentials_status,
         commands::settings::set_credentials,
+        commands::telesend::telesend_claim,
+        commands::telesend::telesend_redeem,
+        commands::telesend::telesend_cancel,
+        commands::telesend::telesend_denominations,
     ])
 }
 

@@ -75,6 +75,21 @@ impl Till {
         self.command(args).stdin(Stdio::null()).output().unwrap()
     }
 
+    /// Runs a command with extra environment and `input` on its standard input.
+    pub fn run_with_input(&self, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     pub fn run_json(&self, args: &[&str]) -> (i32, serde_json::Value) {
         let out = self.run(args);
         let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

@@ -26,6 +26,11 @@ pub enum ConfigError {
     BadUrl { provider: ProviderId, url: String },
     #[error("The {provider} address must use https (plain http is allowed only to this computer): {url}")]
     InsecureUrl { provider: ProviderId, url: String },
+    #[error(
+        "{provider} publishes no address: a manager must enter its base URL in Settings \
+         ([providers.{provider}] base_url in config.toml)"
+    )]
+    NoBaseUrl { provider: ProviderId },
     #[error("Training mode talks only to simulators on this computer, not to {url}")]
     TrainingNotLoopback { url: String },
     #[error("No home or application-data folder was found: pass --data-dir")]
@@ -78,6 +83,10 @@ impl FromStr for Environment {
 pub struct ProviderConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// Telesend: the merchant id this till redeems for (another merchant's
+    /// unrestricted vouchers can be redeemed here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_id: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,8 +191,10 @@ impl Config {
         if !(1..=60).contains(&name_len) || self.store_name.chars().any(char::is_control) {
             return Err(ConfigError::BadStoreName);
         }
-        for provider in self.providers.keys() {
-            self.endpoint(*provider)?;
+        for (provider, settings) in &self.providers {
+            if settings.base_url.is_some() {
+                self.endpoint(*provider)?;
+            }
         }
         Ok(())
     }
@@ -197,8 +208,8 @@ impl Config {
         let raw = match (override_url, self.environment) {
             (Some(url), _) => url,
             (None, Environment::Training) => return Ok(Endpoint::BuiltInSimulator),
-            (None, Environment::Sandbox) => provider.sandbox_url(),
-            (None, Environment::Live) => provider.live_url(),
+            (None, Environment::Sandbox) => provider.sandbox_url().ok_or(ConfigError::NoBaseUrl { provider })?,
+            (None, Environment::Live) => provider.live_url().ok_or(ConfigError::NoBaseUrl { provider })?,
         };
         let url = Url::parse(raw).map_err(|_| ConfigError::BadUrl { provider, url: raw.into() })?;
         let loopback = is_loopback(&url);
@@ -245,7 +256,10 @@ mod tests {
 
     fn with_url(env: Environment, url: &str) -> Config {
         let mut c = Config { environment: env, ..Config::default() };
-        c.providers.insert(ProviderId::PesaVoucher, ProviderConfig { base_url: Some(url.into()) });
+        c.providers.insert(
+            ProviderId::PesaVoucher,
+            ProviderConfig { base_url: Some(url.into()), ..ProviderConfig::default() },
+        );
         c
     }
 

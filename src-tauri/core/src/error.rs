@@ -7,7 +7,8 @@ use crate::config::{ConfigError, Environment};
 use crate::ledger::LedgerError;
 use crate::money::MoneyError;
 use crate::providers::ProviderId;
-use crate::providers::pesavoucher::{Decline, PesaVoucherError};
+use crate::providers::pesavoucher::PesaVoucherError;
+use crate::providers::telesend::TelesendError;
 use crate::receipt::ReceiptError;
 use crate::secrets::SecretError;
 use crate::voucher_code::VoucherCodeError;
@@ -20,8 +21,9 @@ pub enum FlowError {
     InvalidAmount(#[from] MoneyError),
     #[error("Sign in first: every transaction records who served the customer")]
     NoCashier,
+    /// The provider (or the voucher's state) said no; `code` is the reason.
     #[error("{message}")]
-    Declined { reason: Decline, message: String },
+    Declined { code: &'static str, message: String },
     #[error("This voucher was already redeemed at this store ({at}). Do not hand over goods.")]
     AlreadyRedeemedHere { at: String },
     #[error(
@@ -31,7 +33,13 @@ pub enum FlowError {
     #[error("{provider} cannot be reached right now. Nothing was charged; try again in a moment.")]
     Unreachable { provider: &'static str, detail: String },
     #[error("{0}")]
-    Provider(PesaVoucherError),
+    Provider(String),
+    #[error("Give a reason (up to 500 characters) and choose completed or failed")]
+    InvalidResolution,
+    #[error("No such transaction")]
+    NoSuchTransaction,
+    #[error("Only a transaction whose outcome is unknown can be resolved; this one is {state}")]
+    NotUnknown { state: String },
     #[error("No {provider} credentials for {environment} mode: a manager must enter them in Settings")]
     MissingCredentials { provider: ProviderId, environment: Environment },
     #[error(transparent)]
@@ -52,11 +60,15 @@ impl FlowError {
             FlowError::InvalidCode(_) => "invalid_code",
             FlowError::InvalidAmount(_) => "invalid_amount",
             FlowError::NoCashier => "no_cashier",
-            FlowError::Declined { reason, .. } => reason.code(),
+            FlowError::Declined { code, .. } => code,
             FlowError::AlreadyRedeemedHere { .. } => "already_redeemed",
             FlowError::InFlight | FlowError::Ledger(LedgerError::InFlight) => "in_flight",
             FlowError::Unreachable { .. } => "provider_unreachable",
             FlowError::Provider(_) => "provider_error",
+            FlowError::InvalidResolution => "invalid_resolution",
+            FlowError::NoSuchTransaction => "not_found",
+            FlowError::NotUnknown { .. } => "not_unknown",
+            FlowError::Ledger(LedgerError::ClaimedElsewhere { .. }) => "claimed_elsewhere",
             FlowError::MissingCredentials { .. } => "credentials_missing",
             FlowError::Config(_) => "config",
             FlowError::Secrets(SecretError::Unavailable { .. }) => "keyring_unavailable",
@@ -77,6 +89,7 @@ impl FlowError {
                 | FlowError::AlreadyRedeemedHere { .. }
                 | FlowError::InFlight
                 | FlowError::Ledger(LedgerError::InFlight)
+                | FlowError::Ledger(LedgerError::ClaimedElsewhere { .. })
         )
     }
 
@@ -89,10 +102,22 @@ impl From<PesaVoucherError> for FlowError {
     fn from(e: PesaVoucherError) -> Self {
         match e {
             PesaVoucherError::Declined { reason, ref provider_message, .. } => {
-                FlowError::Declined { message: reason.plain(provider_message), reason }
+                FlowError::Declined { message: reason.plain(provider_message), code: reason.code() }
             }
             PesaVoucherError::Unreachable(detail) => FlowError::Unreachable { provider: "PesaVoucher", detail },
-            other => FlowError::Provider(other),
+            other => FlowError::Provider(other.to_string()),
+        }
+    }
+}
+
+impl From<TelesendError> for FlowError {
+    fn from(e: TelesendError) -> Self {
+        match e {
+            TelesendError::Declined { reason, ref provider_message, .. } => {
+                FlowError::Declined { message: reason.plain(provider_message), code: reason.code() }
+            }
+            TelesendError::Unreachable(detail) => FlowError::Unreachable { provider: "Telesend", detail },
+            other => FlowError::Provider(other.to_string()),
         }
     }
 }

@@ -92,3 +92,24 @@ pub fn check_field(label: &str, value: &str) -> Result<(), SecretError> {
     }
     Ok(())
 }
+
+/// A provider's credentials as stored in the keyring.
+pub trait ProviderCredentials: Serialize + DeserializeOwned {
+    /// The JSON a manager provides, for error messages.
+    const SHAPE: &'static str;
+    fn check(&self) -> Result<(), SecretError>;
+}
+
+impl ProviderCredentials for crate::providers::pesavoucher::Credentials {
+    const SHAPE: &'static str = "{\"api_key\": \"…\", \"api_secret\": \"…\"}";
+    fn check(&self) -> Result<(), SecretError> {
+        self.check()
+    }
+}
+
+impl ProviderCredentials for crate::providers::telesend::Credentials {
+    const SHAPE: &'static str = "{\"api_token\": \"…\"}";
+    fn check(&self) -> Result<(), SecretError> {
+        self.check()
+    }
+}

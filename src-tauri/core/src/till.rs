@@ -11,8 +11,8 @@ use crate::config::{Config, Endpoint, Environment};
 use crate::error::FlowError;
 use crate::ledger::{AuditEntry, Ledger, LedgerError, Outcome, TransactionRow, lease::Lease};
 use crate::money::{Currency, Money};
-use crate::providers::{ProviderId, pesavoucher};
-use crate::secrets::SecretStore;
+use crate::providers::{ProviderId, pesavoucher, telesend};
+use crate::secrets::{ProviderCredentials, SecretError, SecretStore};
 use crate::training::{self, Simulators};
 
 #[derive(Debug, Clone)]
@@ -34,7 +34,14 @@ pub struct Till {
     lease: Lease,
     secrets: SecretStore,
     simulators: Option<Simulators>,
-    pesavoucher: Mutex<Option<Arc<pesavoucher::Client>>>,
+    clients: Mutex<Clients>,
+}
+
+/// Provider clients, built on first use; dropped when credentials change.
+#[derive(Default)]
+struct Clients {
+    pesavoucher: Option<Arc<pesavoucher::Client>>,
+    telesend: Option<Arc<telesend::Client>>,
 }
 
 /// Amounts as the UI shows them: exact minor units plus the formatted text.
@@ -123,7 +130,7 @@ impl Till {
             lease,
             secrets: SecretStore::new(options.keyring_service),
             simulators,
-            pesavoucher: Mutex::new(None),
+            clients: Mutex::new(Clients::default()),
         })
     }
 
@@ -175,26 +182,53 @@ impl Till {
         }
     }
 
+    /// Stored credentials for the current environment, or the simulator's in training.
+    fn credentials<C: ProviderCredentials>(
+        &self,
+        provider: ProviderId,
+        training: impl FnOnce() -> C,
+    ) -> Result<C, FlowError> {
+        let env = self.config.environment;
+        if env == Environment::Training {
+            return Ok(training());
+        }
+        self.secrets.get::<C>(provider, env)?.ok_or(FlowError::MissingCredentials { provider, environment: env })
+    }
+
     /// The PesaVoucher client, built on first use and after credentials change.
     pub fn pesavoucher(&self) -> Result<Arc<pesavoucher::Client>, FlowError> {
-        let mut slot = self.pesavoucher.lock().unwrap();
-        if let Some(client) = slot.as_ref() {
+        let mut clients = self.clients.lock().unwrap();
+        if let Some(client) = &clients.pesavoucher {
             return Ok(client.clone());
         }
-        let env = self.config.environment;
-        let credentials = if env == Environment::Training {
-            pesavoucher::Credentials {
-                api_key: training::TRAINING_API_KEY.into(),
-                api_secret: training::TRAINING_API_SECRET.into(),
-            }
-        } else {
-            self.secrets
-                .get::<pesavoucher::Credentials>(ProviderId::PesaVoucher, env)?
-                .ok_or(FlowError::MissingCredentials { provider: ProviderId::PesaVoucher, environment: env })?
-        };
+        let credentials = self.credentials(ProviderId::PesaVoucher, || pesavoucher::Credentials {
+            api_key: training::TRAINING_API_KEY.into(),
+            api_secret: training::TRAINING_API_SECRET.into(),
+        })?;
         let client = Arc::new(pesavoucher::Client::new(self.base_url(ProviderId::PesaVoucher)?, credentials));
-        *slot = Some(client.clone());
+        clients.pesavoucher = Some(client.clone());
         Ok(client)
+    }
+
+    /// The Telesend client, built on first use and after credentials change.
+    pub fn telesend(&self) -> Result<Arc<telesend::Client>, FlowError> {
+        let mut clients = self.clients.lock().unwrap();
+        if let Some(client) = &clients.telesend {
+            return Ok(client.clone());
+        }
+        let credentials = self.credentials(ProviderId::Telesend, || telesend::Credentials {
+            api_token: training::TRAINING_API_TOKEN.into(),
+        })?;
+        let client = Arc::new(telesend::Client::new(self.base_url(ProviderId::Telesend)?, credentials));
+        clients.telesend = Some(client.clone());
+        Ok(client)
+    }
+
+    /// The merchant this till redeems Telesend vouchers for: configured, or
+    /// the training store's in training mode.
+    pub fn telesend_merchant_id(&self) -> Option<u64> {
+        let configured = self.config.providers.get(&ProviderId::Telesend).and_then(|p| p.merchant_id);
+        configured.or(self.is_training().then_some(training::telesend::TRAINING_MERCHANT_ID))
     }
 
     /// Training mode keeps the credentials for sandbox, the mode a till moves to next.
@@ -238,16 +272,8 @@ impl Till {
     ) -> Result<Environment, FlowError> {
         let env = self.credentials_environment();
         let outcome = match provider {
-            ProviderId::PesaVoucher => serde_json::from_value::<pesavoucher::Credentials>(json)
-                .map_err(|_| {
-                    crate::secrets::SecretError::Invalid(
-                        "PesaVoucher needs {\"api_key\": \"…\", \"api_secret\": \"…\"}".into(),
-                    )
-                })
-                .and_then(|c| {
-                    c.check()?;
-                    self.secrets.set(provider, env, &c)
-                }),
+            ProviderId::PesaVoucher => self.store::<pesavoucher::Credentials>(provider, env, json),
+            ProviderId::Telesend => self.store::<telesend::Credentials>(provider, env, json),
         };
         let entry = AuditEntry {
             provider: Some(provider.as_str().into()),
@@ -263,8 +289,20 @@ impl Till {
         };
         self.audit(entry).await?;
         outcome?;
-        *self.pesavoucher.lock().unwrap() = None;
+        *self.clients.lock().unwrap() = Clients::default();
         Ok(env)
+    }
+
+    fn store<C: ProviderCredentials>(
+        &self,
+        provider: ProviderId,
+        env: Environment,
+        json: serde_json::Value,
+    ) -> Result<(), SecretError> {
+        let credentials: C = serde_json::from_value(json)
+            .map_err(|_| SecretError::Invalid(format!("{} needs {}", provider.display_name(), C::SHAPE)))?;
+        credentials.check()?;
+        self.secrets.set(provider, env, &credentials)
     }
 
     pub async fn recent(&self, limit: u32) -> Result<Vec<TransactionView>, FlowError> {

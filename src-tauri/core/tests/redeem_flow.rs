@@ -136,7 +136,10 @@ async fn an_unreachable_provider_is_a_plain_failure_and_nothing_is_charged() {
     let t = support::till_with(|c| {
         c.providers.insert(
             kaunta_core::providers::ProviderId::PesaVoucher,
-            kaunta_core::config::ProviderConfig { base_url: Some(format!("http://127.0.0.1:{port}/api/v1")) },
+            kaunta_core::config::ProviderConfig {
+                base_url: Some(format!("http://127.0.0.1:{port}/api/v1")),
+                ..Default::default()
+            },
         );
     })
     .await;

@@ -10,9 +10,13 @@ use crate::AppState;
 /// The cashier screen keeps a short list; history lives in the back office.
 const RECENT_ROWS: u32 = 10;
 
+/// Validate-then-redeem is PesaVoucher's flow; Telesend claims first (commands/telesend.rs).
 fn pesavoucher_only(id: ProviderId) -> CommandResult<()> {
     match id {
         ProviderId::PesaVoucher => Ok(()),
+        other => {
+            Err(public("wrong_flow", format!("{} vouchers are redeemed on their own screen", other.display_name())))
+        }
     }
 }
 

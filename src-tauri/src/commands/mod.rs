@@ -5,6 +5,7 @@ pub mod cashier;
 pub mod names;
 pub mod session;
 pub mod settings;
+pub mod telesend;
 
 use kaunta_core::PublicError;
 use kaunta_core::providers::ProviderId;

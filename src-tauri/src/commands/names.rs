@@ -10,4 +10,8 @@ pub const COMMANDS: &[&str] = &[
     "reprint_receipt",
     "credentials_status",
     "set_credentials",
+    "telesend_claim",
+    "telesend_redeem",
+    "telesend_cancel",
+    "telesend_denominations",
 ];

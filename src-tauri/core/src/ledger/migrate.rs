@@ -7,7 +7,10 @@ use sha2::{Digest, Sha256};
 
 use super::LedgerError;
 
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "transactions and audit log", include_str!("sql/001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "transactions and audit log", include_str!("sql/001_init.sql")),
+    (2, "verification claims", include_str!("sql/002_claims.sql")),
+];
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

@@ -2,6 +2,7 @@
 //! log, in one SQLite file. It knows nothing of HTTP.
 
 pub mod audit;
+pub mod claims;
 pub mod lease;
 mod migrate;
 pub mod transactions;
@@ -33,6 +34,8 @@ pub enum LedgerError {
     InFlight,
     #[error("Transaction {0} does not exist")]
     NoSuchTransaction(String),
+    #[error("This voucher is being claimed at {till_id}: finish or cancel it there first")]
+    ClaimedElsewhere { till_id: String },
     #[error("Transaction {id} is already {state} and cannot change to {to}")]
     AlreadyFinal { id: String, state: State, to: State },
 }

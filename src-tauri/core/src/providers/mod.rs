@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod pesavoucher;
+pub mod telesend;
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,32 +14,48 @@ use serde::{Deserialize, Serialize};
 pub enum ProviderId {
     #[serde(rename = "pesavoucher")]
     PesaVoucher,
+    #[serde(rename = "telesend")]
+    Telesend,
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 1] = [ProviderId::PesaVoucher];
+    pub const ALL: [ProviderId; 2] = [ProviderId::PesaVoucher, ProviderId::Telesend];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderId::PesaVoucher => "pesavoucher",
+            ProviderId::Telesend => "telesend",
         }
     }
 
     pub fn display_name(self) -> &'static str {
         match self {
             ProviderId::PesaVoucher => "PesaVoucher",
+            ProviderId::Telesend => "Telesend",
         }
     }
 
-    pub fn sandbox_url(self) -> &'static str {
+    /// The documented sandbox address; `None` where the document names none
+    /// (Telesend), so a manager must configure one.
+    pub fn sandbox_url(self) -> Option<&'static str> {
         match self {
-            ProviderId::PesaVoucher => pesavoucher::SANDBOX_URL,
+            ProviderId::PesaVoucher => Some(pesavoucher::SANDBOX_URL),
+            ProviderId::Telesend => None,
         }
     }
 
-    pub fn live_url(self) -> &'static str {
+    pub fn live_url(self) -> Option<&'static str> {
         match self {
-            ProviderId::PesaVoucher => pesavoucher::LIVE_URL,
+            ProviderId::PesaVoucher => Some(pesavoucher::LIVE_URL),
+            ProviderId::Telesend => None,
+        }
+    }
+
+    /// What the provider's reference is called on screens and receipts.
+    pub fn reference_label(self) -> &'static str {
+        match self {
+            ProviderId::PesaVoucher => "Redeemed at",
+            ProviderId::Telesend => "Telebirr ref",
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod faults;
 pub mod pesavoucher;
 mod server;
+pub mod telesend;
 
 pub use faults::Fault;
 pub use server::Simulators;
@@ -16,10 +17,12 @@ use crate::providers::ProviderId;
 /// client's authentication headers are exercised as in production.
 pub const TRAINING_API_KEY: &str = "training-key";
 pub const TRAINING_API_SECRET: &str = "training-secret";
+pub const TRAINING_API_TOKEN: &str = "training-token";
 
 /// Path prefix of each provider's simulator.
 pub fn prefix(provider: ProviderId) -> &'static str {
     match provider {
         ProviderId::PesaVoucher => "/pesavoucher/api/v1",
+        ProviderId::Telesend => "/telesend",
     }
 }

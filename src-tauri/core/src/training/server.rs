@@ -19,6 +19,7 @@ use url::Url;
 use super::faults::{Fault, FaultBoard};
 use super::pesavoucher::PesaVoucherSim;
 use super::prefix;
+use super::telesend::TelesendSim;
 use crate::providers::ProviderId;
 
 /// Closes the connection it was handed to, without a response.
@@ -93,6 +94,7 @@ pub(crate) async fn faulted(
 pub struct Simulators {
     addr: SocketAddr,
     pub pesavoucher: Arc<PesaVoucherSim>,
+    pub telesend: Arc<TelesendSim>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -112,12 +114,14 @@ struct WaitQuery {
 #[derive(Clone)]
 struct Control {
     pesavoucher: Arc<PesaVoucherSim>,
+    telesend: Arc<TelesendSim>,
 }
 
 impl Control {
     fn board(&self, provider: ProviderId) -> &FaultBoard {
         match provider {
             ProviderId::PesaVoucher => &self.pesavoucher.faults,
+            ProviderId::Telesend => &self.telesend.faults,
         }
     }
 }
@@ -133,14 +137,18 @@ impl Simulators {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let pesavoucher = Arc::new(PesaVoucherSim::with_samples());
-        let control = Control { pesavoucher: pesavoucher.clone() };
+        let telesend = Arc::new(TelesendSim::with_samples());
+        let control = Control { pesavoucher: pesavoucher.clone(), telesend: telesend.clone() };
         let router = Router::new()
             .route("/__sim/faults", post(inject).delete(clear))
             .route("/__sim/received", get(received))
             .route("/__sim/wait", get(wait))
             .route("/__sim/pesavoucher/redemptions", get(pv_redemptions))
+            .route("/__sim/telesend/redemptions", get(ts_redemptions))
+            .route("/__sim/telesend/sms", get(ts_sms))
             .with_state(control)
-            .nest(prefix(ProviderId::PesaVoucher), super::pesavoucher::routes(pesavoucher.clone()));
+            .nest(prefix(ProviderId::PesaVoucher), super::pesavoucher::routes(pesavoucher.clone()))
+            .nest(prefix(ProviderId::Telesend), super::telesend::routes(telesend.clone()));
         let (tx, mut rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             loop {
@@ -163,7 +171,7 @@ impl Simulators {
                 });
             }
         });
-        Ok(Simulators { addr, pesavoucher, shutdown: Some(tx) })
+        Ok(Simulators { addr, pesavoucher, telesend, shutdown: Some(tx) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -214,4 +222,22 @@ async fn wait(State(c): State<Control>, Query(q): Query<WaitQuery>) -> Response 
 
 async fn pv_redemptions(State(c): State<Control>) -> impl IntoResponse {
     Json(c.pesavoucher.redemption_counts())
+}
+
+async fn ts_redemptions(State(c): State<Control>) -> impl IntoResponse {
+    Json(c.telesend.redemption_counts())
+}
+
+#[derive(Deserialize)]
+struct SmsQuery {
+    voucher: String,
+}
+
+/// The SMS code a Telesend customer would have received: training mode shows
+/// it on screen, since no phone receives it.
+async fn ts_sms(State(c): State<Control>, Query(q): Query<SmsQuery>) -> Response {
+    match c.telesend.sms_code(&q.voucher) {
+        Some(code) => Json(serde_json::json!({"verification_code": code})).into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
 }
