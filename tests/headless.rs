@@ -197,3 +197,68 @@ async fn a_receipt_prints_through_cups() {
     let pdf = std::fs::read(printed().unwrap()).unwrap();
     assert!(pdf.starts_with(b"%PDF"));
 }
+
+/// Claim in one process, redeem in another: the claim lives in the ledger,
+/// the customer's SMS code comes from the simulator, a partial amount stays
+/// on the voucher, and a lost answer waits for a manager.
+#[tokio::test]
+async fn telesend_claim_and_redeem_across_processes() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config());
+    let (code, claim) =
+        till.run_json(&["claim", "telesend", "TS-GIFT-2500", "--amount", "1,000", "--cashier", "amina", "--json"]);
+    assert_eq!(code, 0, "{claim}");
+    assert_eq!(claim["amount"]["display"], "ETB 1,000.00");
+    let sms = sim.telesend_sms("TS-GIFT-2500").await;
+
+    let (code, wrong) = till.run_json(&[
+        "redeem",
+        "telesend",
+        "TS-GIFT-2500",
+        "--verification-code",
+        "999999x",
+        "--cashier",
+        "amina",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(wrong["error"]["code"], "wrong_verification_code");
+
+    let (code, done) = till.run_json(&[
+        "redeem",
+        "telesend",
+        "TS-GIFT-2500",
+        "--verification-code",
+        &sms,
+        "--cashier",
+        "amina",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{done}");
+    assert_eq!(done["message"], "ETB 1,000.00 redeemed: hand over the goods");
+    assert_eq!(done["provider"], "telesend");
+
+    // A lost answer: unknown (exit 3), then a manager resolves it.
+    sim.inject_for("telesend", "redeem-gift", json!({"kind": "drop_after_apply"})).await;
+    let (code, lost) = till.run_json(&["redeem", "telesend", "TS-ANON-500", "--cashier", "amina", "--json"]);
+    assert_eq!(code, 3, "{lost}");
+    let id = lost["transaction_id"].as_str().unwrap();
+    let (code, open) = till.run_json(&["reconcile", "--json"]);
+    assert_eq!(code, 3, "Telesend outcomes cannot be queried: still open");
+    assert_eq!(open["still_open"][0]["id"], id);
+    let (code, resolved) = till.run_json(&[
+        "resolve",
+        id,
+        "--as",
+        "completed",
+        "--reason",
+        "Telesend portal shows it paid",
+        "--manager",
+        "Njeri",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{resolved}");
+    assert_eq!(resolved["state"], "completed");
+    assert!(till.audit_events().contains(&"resolved_by_manager".to_string()));
+    assert_eq!(till.run(&["audit", "verify"]).status.code(), Some(0));
+}

@@ -393,6 +393,7 @@ async fn simulate(port: u16) -> Result<u8, FlowError> {
     let sims = Simulators::start(port).await.map_err(|e| FlowError::Simulator(e.to_string()))?;
     let addresses = serde_json::json!({
         "pesavoucher": sims.base_url(ProviderId::PesaVoucher).as_str(),
+        "telesend": sims.base_url(ProviderId::Telesend).as_str(),
         "control": format!("http://{}/__sim", sims.addr()),
     });
     println!("{addresses}");

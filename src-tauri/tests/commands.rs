@@ -130,3 +130,28 @@ fn saved_credentials_are_never_echoed() {
     let bad = call(&h.main, "set_credentials", json!({"provider": "pesavoucher", "values": {"api_key": "k\n"}}));
     assert_eq!(bad.unwrap_err()["code"], "credentials_invalid");
 }
+
+#[test]
+fn a_telesend_gift_is_claimed_and_redeemed_over_ipc() {
+    let h = harness();
+    call(&h.main, "sign_in", json!({"name": "Amina"})).unwrap();
+    let claim = call(&h.main, "telesend_claim", json!({"code": "TS-GIFT-1000", "amount": "250.50"})).unwrap();
+    assert_eq!(claim["amount"]["display"], "ETB 250.50");
+    let sms = claim["training_sms_code"].as_str().expect("training mode shows the SMS code").to_string();
+
+    let wrong = call(&h.main, "telesend_redeem", json!({"code": "TS-GIFT-1000", "verificationCode": "1"})).unwrap_err();
+    assert_eq!(wrong["code"], "wrong_verification_code");
+    let r = call(&h.main, "telesend_redeem", json!({"code": "TS-GIFT-1000", "verificationCode": sms})).unwrap();
+    assert_eq!(r["state"], "completed");
+    assert_eq!(r["provider"], "telesend");
+    assert_eq!(r["message"], "ETB 250.50 redeemed: hand over the goods");
+
+    let anon = call(&h.main, "telesend_redeem", json!({"code": "TS-ANON-500", "verificationCode": null})).unwrap();
+    assert_eq!(anon["state"], "completed");
+    assert_eq!(call(&h.main, "telesend_cancel", json!({"code": "TS-GIFT-2500"})).unwrap(), json!(false));
+    let d = call(&h.main, "telesend_denominations", json!({})).unwrap();
+    assert_eq!(d[0]["amount"]["currency"], "ETB");
+
+    let e = call(&h.main, "validate_voucher", json!({"provider": "telesend", "code": "TS-GIFT-2500"})).unwrap_err();
+    assert_eq!(e["code"], "wrong_flow");
+}

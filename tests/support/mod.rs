@@ -126,6 +126,7 @@ impl Till {
 pub struct Simulator {
     child: Child,
     pub pesavoucher: String,
+    pub telesend: String,
     pub control: String,
     http: reqwest::Client,
 }
@@ -140,6 +141,7 @@ impl Simulator {
         Simulator {
             child,
             pesavoucher: v["pesavoucher"].as_str().unwrap().into(),
+            telesend: v["telesend"].as_str().unwrap().into(),
             control: v["control"].as_str().unwrap().into(),
             http: reqwest::Client::new(),
         }
@@ -148,15 +150,19 @@ impl Simulator {
     /// A config.toml for a training till that uses this simulator.
     pub fn training_config(&self) -> String {
         format!(
-            "environment = \"training\"\nstore_name = \"Duka la Mama Njeri\"\ntill_id = \"TILL-7\"\n\n[receipt]\nprint = false\n\n[providers.pesavoucher]\nbase_url = \"{}\"\n",
-            self.pesavoucher
+            "environment = \"training\"\nstore_name = \"Duka la Mama Njeri\"\ntill_id = \"TILL-7\"\n\n[receipt]\nprint = false\n\n[providers.pesavoucher]\nbase_url = \"{}\"\n\n[providers.telesend]\nbase_url = \"{}\"\nmerchant_id = 1\n",
+            self.pesavoucher, self.telesend
         )
     }
 
     pub async fn inject(&self, endpoint: &str, fault: serde_json::Value) {
+        self.inject_for("pesavoucher", endpoint, fault).await
+    }
+
+    pub async fn inject_for(&self, provider: &str, endpoint: &str, fault: serde_json::Value) {
         let r = self
             .http
-            .post(format!("{}/faults?provider=pesavoucher", self.control))
+            .post(format!("{}/faults?provider={provider}", self.control))
             .json(&serde_json::json!({"endpoint": endpoint, "fault": fault}))
             .send()
             .await
@@ -173,6 +179,20 @@ impl Simulator {
             .await
             .unwrap();
         assert!(r.status().is_success(), "the simulator never received {count} {endpoint} request(s)");
+    }
+
+    /// The SMS code a Telesend customer would have received.
+    pub async fn telesend_sms(&self, voucher: &str) -> String {
+        let v: serde_json::Value = self
+            .http
+            .get(format!("{}/telesend/sms?voucher={voucher}", self.control))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["verification_code"].as_str().unwrap().to_string()
     }
 
     pub async fn redemptions(&self, code: &str) -> u64 {
