@@ -160,3 +160,59 @@ async fn a_cashier_redeems_a_voucher_once_through_the_window() {
     }
     assert_eq!(events.iter().filter(|e| *e == "redeem_attempt").count(), 1);
 }
+
+/// Reads the training SMS code off the screen: the digits in `#training-sms`.
+async fn training_sms(c: &Client) -> String {
+    let note = text(c, "#training-sms").await;
+    let digits: String = note.chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(digits.len(), 6, "{note}");
+    digits
+}
+
+#[tokio::test]
+async fn a_cashier_claims_and_redeems_part_of_a_telesend_gift() {
+    let till =
+        Till::new("environment = \"training\"\nstore_name = \"Addis Mini Market\"\n\n[receipt]\nprint = false\n");
+    let driver = Driver::start();
+    let c = driver.open(&till).await;
+    wait_for(&c, "#cashier-input").await.send_keys("Selam\u{E007}").await.unwrap();
+    wait_for(&c, "#tab-telesend").await.click().await.unwrap();
+
+    // Claim part of the gift: code, amount, Enter.
+    wait_for(&c, "#telesend-panel[data-step='claim']").await;
+    wait_for(&c, "#gift-code").await.send_keys("ts-gift-2500").await.unwrap();
+    wait_for(&c, "#gift-amount").await.send_keys("500\u{E007}").await.unwrap();
+    wait_for(&c, "#telesend-panel[data-step='verify']").await;
+    assert!(text(&c, "#sms-status").await.contains("ETB 500.00"));
+    let sms = training_sms(&c).await;
+
+    // A wrong code is refused and can be retyped.
+    let wrong = if sms == "000000" { "111111" } else { "000000" };
+    wait_for(&c, "#verification-code").await.send_keys(&format!("{wrong}\u{E007}")).await.unwrap();
+    wait_for(&c, "#gift-error[data-code='wrong_verification_code']").await;
+    wait_for(&c, "#telesend-panel[data-step='verify']").await;
+    screenshot(&c, "telesend-verify.png").await;
+    let field = wait_for(&c, "#verification-code").await;
+    field.send_keys(&format!("{sms}\u{E007}\u{E007}")).await.unwrap();
+
+    wait_for(&c, "#redeem-success").await;
+    assert_eq!(text(&c, "#success-message").await, "ETB 500.00 redeemed: hand over the goods");
+    let receipt = text(&c, "#receipt-status").await;
+    assert!(receipt.contains(".pdf"), "{receipt}");
+    screenshot(&c, "telesend-success.png").await;
+    c.close().await.unwrap();
+    drop(driver);
+
+    let db = till.db();
+    let states: Vec<String> = db
+        .prepare("SELECT state FROM transactions WHERE voucher_code = 'TS-GIFT-2500' ORDER BY created_at")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(states, ["failed", "completed"], "one wrong code, one redemption");
+    let amount: i64 =
+        db.query_row("SELECT amount_minor FROM transactions WHERE state = 'completed'", [], |r| r.get(0)).unwrap();
+    assert_eq!(amount, 50_000);
+}

@@ -50,6 +50,24 @@ describe('commands', () => {
     ]);
   });
 
+  it('passes the Telesend arguments with camelCase keys', async () => {
+    invoke.mockResolvedValue(null);
+    await api.telesendClaim('GIFT99', '200');
+    await api.telesendClaim('GIFT99', null);
+    await api.telesendRedeem('GIFT99', '123456');
+    await api.telesendRedeem('ANON42', null);
+    await api.telesendCancel('GIFT99');
+    await api.telesendDenominations();
+    expect(invoke.mock.calls).toEqual([
+      ['telesend_claim', { code: 'GIFT99', amount: '200' }],
+      ['telesend_claim', { code: 'GIFT99', amount: null }],
+      ['telesend_redeem', { code: 'GIFT99', verificationCode: '123456' }],
+      ['telesend_redeem', { code: 'ANON42', verificationCode: null }],
+      ['telesend_cancel', { code: 'GIFT99' }],
+      ['telesend_denominations', undefined],
+    ]);
+  });
+
   it('normalises rejections', async () => {
     invoke.mockRejectedValueOnce('plain text');
     await expect(api.recentTransactions()).rejects.toEqual({ code: 'internal', message: 'plain text' });

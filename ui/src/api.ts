@@ -4,7 +4,9 @@ import { invoke } from '@tauri-apps/api/core';
 import type {
   ApiError,
   AppInfo,
+  ClaimResult,
   CredentialStatus,
+  Denomination,
   Redemption,
   TransactionRow,
   Validation,
@@ -69,3 +71,17 @@ export const setCredentials = (
   provider: string,
   values: Record<string, string>,
 ): Promise<CredentialStatus[]> => call('set_credentials', { provider, values });
+
+// Telesend gift vouchers: claim (SMS code to the owner), then redeem with that code.
+
+/** `amount` in ETB as typed, or null for the whole voucher. Again for the same code = resend. */
+export const telesendClaim = (code: string, amount: string | null): Promise<ClaimResult> =>
+  call('telesend_claim', { code, amount });
+
+/** `verificationCode` null: anonymous voucher, redeemed whole without an SMS code. */
+export const telesendRedeem = (code: string, verificationCode: string | null): Promise<Redemption> =>
+  call('telesend_redeem', { code, verificationCode });
+
+export const telesendCancel = (code: string): Promise<boolean> => call('telesend_cancel', { code });
+
+export const telesendDenominations = (): Promise<Denomination[]> => call('telesend_denominations');

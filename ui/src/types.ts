@@ -48,13 +48,35 @@ export type RedemptionState = 'completed' | 'unknown';
 
 export interface Redemption {
   transaction_id: string;
+  /** Provider id, e.g. "pesavoucher" or "telesend". */
+  provider: string;
   state: RedemptionState;
   amount: MoneyView | null;
   customer_name: string | null;
   code_masked: string;
   provider_reference: string | null;
+  /** The headline to show, e.g. "KES 750.00 redeemed: hand over the goods". */
   message: string;
   receipt: ReceiptView | null;
+  training?: boolean;
+}
+
+/** Telesend: the SMS code was sent to the voucher's owner; no money has moved yet. */
+export interface ClaimResult {
+  claim_id: string;
+  code_masked: string;
+  /** null: the whole remaining value of the voucher. */
+  amount: MoneyView | null;
+  message: string;
+  /** Training mode only: the code the customer's phone would have shown. */
+  training_sms_code: string | null;
+}
+
+/** Telesend: one gift value the merchant offers. */
+export interface Denomination {
+  id: number;
+  active: boolean;
+  amount: MoneyView;
 }
 
 export type TransactionState = 'pending' | 'completed' | 'failed' | 'unknown';

@@ -44,6 +44,7 @@ const invalid: Validation = {
 
 const completed: Redemption = {
   transaction_id: 'tx-1',
+  provider: 'pesavoucher',
   state: 'completed',
   amount: { minor: 75000, currency: 'KES', display: 'KES 750.00' },
   customer_name: 'Wanjiku Kamau',

@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { Redemption } from '../types';
-import { amountText, credentialText, localTime, receiptText, successMessage } from './format';
+import {
+  amountText,
+  credentialText,
+  localTime,
+  receiptText,
+  referenceLabel,
+  smsStatusText,
+  successMessage,
+} from './format';
 
 const base: Redemption = {
   transaction_id: 'tx-1',
+  provider: 'pesavoucher',
   state: 'completed',
   amount: { minor: 75000, currency: 'KES', display: 'KES 750.00' },
   customer_name: 'Wanjiku',
@@ -14,11 +23,32 @@ const base: Redemption = {
 };
 
 describe('format', () => {
-  it('success message uses the backend display string verbatim', () => {
+  it('success message is the backend message, verbatim', () => {
+    expect(successMessage({ ...base, message: 'KES 750.00 redeemed: hand over the goods' })).toBe(
+      'KES 750.00 redeemed: hand over the goods',
+    );
+    const whole = 'Redeemed (ETB 500.00 transferred to the merchant): hand over the goods';
+    expect(successMessage({ ...base, provider: 'telesend', amount: null, message: whole })).toBe(whole);
+  });
+
+  it('success message falls back to the amount when the backend sent none', () => {
     expect(successMessage(base)).toBe('KES 750.00 redeemed: hand over the goods');
     expect(successMessage({ ...base, amount: { minor: 120050, currency: 'KES', display: 'KES 1,200.50' } })).toBe(
       'KES 1,200.50 redeemed: hand over the goods',
     );
+  });
+
+  it('labels the Telesend reference as the Telebirr reference', () => {
+    expect(referenceLabel('telesend')).toBe('Telebirr ref');
+    expect(referenceLabel('pesavoucher')).toBe('Reference');
+  });
+
+  it('SMS status names the claimed amount, or the whole voucher', () => {
+    const claim = { claim_id: 'c', code_masked: 'TS****', message: '', training_sms_code: null };
+    expect(smsStatusText({ ...claim, amount: { minor: 20000, currency: 'ETB', display: 'ETB 200.00' } })).toBe(
+      'SMS code sent to the customer for ETB 200.00',
+    );
+    expect(smsStatusText({ ...claim, amount: null })).toBe('SMS code sent to the customer for the whole voucher');
   });
 
   it('local time is HH:MM in the local zone', () => {

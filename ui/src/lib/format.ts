@@ -1,6 +1,6 @@
 // Text the cashier reads. Money is never formatted here: the backend's
 // MoneyView.display is the single source of truth for amounts.
-import type { CredentialStatus, MoneyView, ReceiptView, Redemption } from '../types';
+import type { ClaimResult, CredentialStatus, MoneyView, ReceiptView, Redemption } from '../types';
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
 
@@ -15,8 +15,21 @@ export function amountText(amount: MoneyView | null | undefined): string {
   return amount?.display ?? '—';
 }
 
+/** The backend's own headline; the fallback only covers an empty message. */
 export function successMessage(r: Redemption): string {
+  const message = r.message.trim();
+  if (message !== '') return message;
   return `${r.amount ? r.amount.display : 'Voucher'} redeemed: hand over the goods`;
+}
+
+/** What the provider's own reference is called on screen. */
+export function referenceLabel(provider: string): string {
+  return provider === 'telesend' ? 'Telebirr ref' : 'Reference';
+}
+
+/** Telesend, after a claim: what the customer's SMS code is good for. */
+export function smsStatusText(claim: ClaimResult): string {
+  return `SMS code sent to the customer for ${claim.amount?.display ?? 'the whole voucher'}`;
 }
 
 export function receiptText(receipt: ReceiptView | null): string {

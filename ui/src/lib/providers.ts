@@ -24,6 +24,11 @@ const FORMS: Record<string, ProviderForm> = {
     saveId: 'save-credentials',
     statusId: 'credentials-status',
   },
+  telesend: {
+    fields: [{ key: 'api_token', label: 'API token', id: 'ts-api-token' }],
+    saveId: 'ts-save-credentials',
+    statusId: 'ts-credentials-status',
+  },
 };
 
 /** Unknown providers still get a form, but the backend decides what is accepted. */
@@ -38,4 +43,26 @@ export function providerForm(providerId: string): ProviderForm {
       statusId: `credentials-status-${providerId}`,
     }
   );
+}
+
+export interface ShortcutKey {
+  key: string;
+  /** Physical key, e.g. "Digit1": layout-independent (AZERTY's Alt+1 is key "&"). */
+  code: string;
+  altKey: boolean;
+  ctrlKey: boolean;
+  metaKey: boolean;
+  shiftKey: boolean;
+}
+
+/** Alt+1 … Alt+9 pick a provider tab: returns its 0-based index, or null. */
+export function providerTabIndex(e: ShortcutKey): number | null {
+  if (!e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return null;
+  const m = /^(?:Digit|Numpad)([1-9])$/.exec(e.code) ?? /^([1-9])$/.exec(e.key);
+  return m ? Number(m[1]) - 1 : null;
+}
+
+/** Name to show for a provider id, e.g. in the recent list. */
+export function providerName(providers: readonly { id: string; name: string }[], id: string): string {
+  return providers.find((p) => p.id === id)?.name ?? id;
 }

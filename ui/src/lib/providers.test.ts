@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { providerForm, providerName, providerTabIndex, type ShortcutKey } from './providers';
+
+const key = (over: Partial<ShortcutKey>): ShortcutKey => ({
+  key: '',
+  code: '',
+  altKey: false,
+  ctrlKey: false,
+  metaKey: false,
+  shiftKey: false,
+  ...over,
+});
+
+describe('provider tab shortcuts', () => {
+  it('Alt+1 and Alt+2 pick the first and second tab, on any keyboard layout', () => {
+    expect(providerTabIndex(key({ altKey: true, key: '1', code: 'Digit1' }))).toBe(0);
+    expect(providerTabIndex(key({ altKey: true, key: '2', code: 'Digit2' }))).toBe(1);
+    expect(providerTabIndex(key({ altKey: true, key: '&', code: 'Digit1' }))).toBe(0);
+    expect(providerTabIndex(key({ altKey: true, key: '2', code: 'Numpad2' }))).toBe(1);
+  });
+
+  it('plain digits (typed codes) and other modifiers are not shortcuts', () => {
+    expect(providerTabIndex(key({ key: '1', code: 'Digit1' }))).toBeNull();
+    expect(providerTabIndex(key({ altKey: true, ctrlKey: true, key: '1', code: 'Digit1' }))).toBeNull();
+    expect(providerTabIndex(key({ altKey: true, key: '0', code: 'Digit0' }))).toBeNull();
+    expect(providerTabIndex(key({ altKey: true, key: 'a', code: 'KeyA' }))).toBeNull();
+  });
+});
+
+describe('provider facts', () => {
+  it('Telesend asks for one API token, under the ids the end-to-end tests use', () => {
+    expect(providerForm('telesend')).toEqual({
+      fields: [{ key: 'api_token', label: 'API token', id: 'ts-api-token' }],
+      saveId: 'ts-save-credentials',
+      statusId: 'ts-credentials-status',
+    });
+  });
+
+  it('names providers, falling back to the id', () => {
+    const list = [
+      { id: 'pesavoucher', name: 'PesaVoucher' },
+      { id: 'telesend', name: 'Telesend' },
+    ];
+    expect(providerName(list, 'telesend')).toBe('Telesend');
+    expect(providerName(list, 'other')).toBe('other');
+  });
+});
