@@ -35,6 +35,7 @@ pub struct Cli {
 pub enum Provider {
     Pesavoucher,
     Telesend,
+    Giftpesa,
 }
 
 impl From<Provider> for ProviderId {
@@ -42,6 +43,7 @@ impl From<Provider> for ProviderId {
         match p {
             Provider::Pesavoucher => ProviderId::PesaVoucher,
             Provider::Telesend => ProviderId::Telesend,
+            Provider::Giftpesa => ProviderId::GiftPesa,
         }
     }
 }
@@ -71,12 +73,29 @@ pub enum Command {
         json: bool,
     },
     /// Redeem a voucher (records the intent first, prints the receipt).
-    /// PesaVoucher validates first; Telesend takes the customer's SMS code.
+    /// PesaVoucher validates first; Telesend takes the customer's SMS code;
+    /// GiftPesa takes the customer's name, phone and amount instead of a code.
     Redeem {
         provider: Provider,
-        code: String,
+        /// The voucher code (PesaVoucher, Telesend).
+        code: Option<String>,
         #[arg(long)]
         cashier: String,
+        /// GiftPesa: the customer's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// GiftPesa: the customer's phone (07…, +2547…, 2547…).
+        #[arg(long)]
+        phone: Option<String>,
+        /// GiftPesa: the amount in whole shillings.
+        #[arg(long)]
+        amount: Option<String>,
+        /// GiftPesa: another M-Pesa till than the configured one.
+        #[arg(long)]
+        till: Option<String>,
+        /// GiftPesa: remarks for the transaction.
+        #[arg(long)]
+        remarks: Option<String>,
         /// Telesend: the SMS code the customer received (none for anonymous vouchers).
         #[arg(long)]
         verification_code: Option<String>,
@@ -94,6 +113,18 @@ pub enum Command {
         cashier: String,
         #[arg(long)]
         json: bool,
+    },
+    /// GiftPesa: the merchants list (also a connection check).
+    Merchants {
+        #[arg(value_parser = ["giftpesa"])]
+        provider: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// GiftPesa: import the key.crt from the GiftPesa dashboard.
+    Certificate {
+        #[command(subcommand)]
+        action: CertificateAction,
     },
     /// Telesend: the gift denominations (ETB).
     Denominations {
@@ -148,6 +179,15 @@ pub enum AuditAction {
     Verify {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertificateAction {
+    Import {
+        #[arg(value_parser = ["giftpesa"])]
+        provider: String,
+        file: PathBuf,
     },
 }
 
@@ -208,6 +248,7 @@ async fn run(command: Command, data_dir: PathBuf) -> u8 {
         | Command::Redeem { json, .. }
         | Command::Claim { json, .. }
         | Command::Denominations { json, .. }
+        | Command::Merchants { json, .. }
         | Command::Resolve { json, .. }
         | Command::History { json, .. }
         | Command::Reconcile { json } => *json,
@@ -248,12 +289,36 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             }
             Ok(if v.valid { EXIT_OK } else { EXIT_DECLINED })
         }
-        Command::Redeem { provider, code, cashier, verification_code, json } => {
+        Command::Redeem {
+            provider,
+            code,
+            cashier,
+            name,
+            phone,
+            amount,
+            till: till_no,
+            remarks,
+            verification_code,
+            json,
+        } => {
+            let needs_code = || FlowError::InvalidCode(kaunta_core::voucher_code::VoucherCodeError::Empty);
             let till = open(data_dir).await?;
             till.recover("system").await?;
             let r = match provider {
-                Provider::Pesavoucher => till.redeem_voucher(&cashier, &code).await?,
-                Provider::Telesend => till.redeem_gift(&cashier, &code, verification_code.as_deref()).await?,
+                Provider::Pesavoucher => till.redeem_voucher(&cashier, &code.ok_or_else(needs_code)?).await?,
+                Provider::Telesend => {
+                    till.redeem_gift(&cashier, &code.ok_or_else(needs_code)?, verification_code.as_deref()).await?
+                }
+                Provider::Giftpesa => {
+                    let input = kaunta_core::redeem::giftpesa::GiftPesaInput {
+                        name: name.unwrap_or_default(),
+                        phone: phone.unwrap_or_default(),
+                        amount: amount.unwrap_or_default(),
+                        till: till_no,
+                        remarks,
+                    };
+                    till.redeem_giftpesa(&cashier, &input).await?
+                }
             };
             if json {
                 print_json(&r);
@@ -283,6 +348,28 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
                     println!("training SMS code: {sms}");
                 }
             }
+            Ok(EXIT_OK)
+        }
+        Command::Merchants { provider: _, json } => {
+            let till = open(data_dir).await?;
+            let list = till.giftpesa_merchants().await?;
+            if json {
+                print_json(&list);
+            } else {
+                for m in &list {
+                    println!("{:<24} {:<32} {}", m.merchant_id, m.merchant, m.category.label);
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Certificate { action: CertificateAction::Import { provider: _, file } } => {
+            let bytes = std::fs::read(&file).map_err(|e| FlowError::Declined {
+                code: "certificate",
+                message: format!("Cannot read {}: {e}", file.display()),
+            })?;
+            let till = open(data_dir).await?;
+            let path = till.import_giftpesa_certificate(&bytes, "headless").await?;
+            println!("GiftPesa key.crt imported to {}", path.display());
             Ok(EXIT_OK)
         }
         Command::Denominations { provider: ClaimProvider::Telesend, json } => {
@@ -394,6 +481,7 @@ async fn simulate(port: u16) -> Result<u8, FlowError> {
     let addresses = serde_json::json!({
         "pesavoucher": sims.base_url(ProviderId::PesaVoucher).as_str(),
         "telesend": sims.base_url(ProviderId::Telesend).as_str(),
+        "giftpesa": sims.base_url(ProviderId::GiftPesa).as_str(),
         "control": format!("http://{}/__sim", sims.addr()),
     });
     println!("{addresses}");

@@ -29,6 +29,10 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
         commands::telesend::telesend_redeem,
         commands::telesend::telesend_cancel,
         commands::telesend::telesend_denominations,
+        commands::giftpesa::giftpesa_redeem,
+        commands::giftpesa::giftpesa_merchants,
+        commands::giftpesa::giftpesa_import_certificate,
+        commands::giftpesa::giftpesa_settings,
     ])
 }
 

@@ -87,6 +87,13 @@ pub struct ProviderConfig {
     /// unrestricted vouchers can be redeemed here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant_id: Option<u64>,
+    /// GiftPesa: the `key.crt` from its dashboard (public); relative paths
+    /// are inside the data directory. Default: `giftpesa/key.crt` there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<PathBuf>,
+    /// GiftPesa: the store's M-Pesa till number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub till_number: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

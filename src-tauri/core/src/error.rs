@@ -7,6 +7,7 @@ use crate::config::{ConfigError, Environment};
 use crate::ledger::LedgerError;
 use crate::money::MoneyError;
 use crate::providers::ProviderId;
+use crate::providers::giftpesa::GiftPesaError;
 use crate::providers::pesavoucher::PesaVoucherError;
 use crate::providers::telesend::TelesendError;
 use crate::receipt::ReceiptError;
@@ -107,6 +108,29 @@ impl From<PesaVoucherError> for FlowError {
             PesaVoucherError::Unreachable(detail) => FlowError::Unreachable { provider: "PesaVoucher", detail },
             other => FlowError::Provider(other.to_string()),
         }
+    }
+}
+
+impl From<GiftPesaError> for FlowError {
+    fn from(e: GiftPesaError) -> Self {
+        if e.is_unreachable() {
+            return FlowError::Unreachable { provider: "GiftPesa", detail: e.to_string() };
+        }
+        match e {
+            GiftPesaError::Declined { .. }
+            | GiftPesaError::Input(_)
+            | GiftPesaError::Authorize(_)
+            | GiftPesaError::NoToken { .. }
+            | GiftPesaError::Key(_) => FlowError::Declined { code: e.code(), message: e.to_string() },
+            GiftPesaError::Amount(m) => FlowError::InvalidAmount(m),
+            other => FlowError::Provider(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::phone::PhoneError> for FlowError {
+    fn from(e: crate::phone::PhoneError) -> Self {
+        FlowError::Declined { code: "invalid_phone", message: e.to_string() }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod ledger;
 pub mod money;
+pub mod phone;
 pub mod providers;
 pub mod receipt;
 pub mod redeem;

@@ -11,7 +11,7 @@ use crate::config::{Config, Endpoint, Environment};
 use crate::error::FlowError;
 use crate::ledger::{AuditEntry, Ledger, LedgerError, Outcome, TransactionRow, lease::Lease};
 use crate::money::{Currency, Money};
-use crate::providers::{ProviderId, pesavoucher, telesend};
+use crate::providers::{ProviderId, giftpesa, pesavoucher, telesend};
 use crate::secrets::{ProviderCredentials, SecretError, SecretStore};
 use crate::training::{self, Simulators};
 
@@ -37,11 +37,15 @@ pub struct Till {
     clients: Mutex<Clients>,
 }
 
+/// Where an imported GiftPesa certificate is kept, inside the data directory.
+pub const GIFTPESA_CERTIFICATE: &str = "giftpesa/key.crt";
+
 /// Provider clients, built on first use; dropped when credentials change.
 #[derive(Default)]
 struct Clients {
     pesavoucher: Option<Arc<pesavoucher::Client>>,
     telesend: Option<Arc<telesend::Client>>,
+    giftpesa: Option<Arc<giftpesa::Client>>,
 }
 
 /// Amounts as the UI shows them: exact minor units plus the formatted text.
@@ -224,6 +228,78 @@ impl Till {
         Ok(client)
     }
 
+    /// The GiftPesa client: credentials from the keyring, the public key from
+    /// the imported `key.crt` (the simulator's own in training).
+    pub fn giftpesa(&self) -> Result<Arc<giftpesa::Client>, FlowError> {
+        let mut clients = self.clients.lock().unwrap();
+        if let Some(client) = &clients.giftpesa {
+            return Ok(client.clone());
+        }
+        let credentials = self.credentials(ProviderId::GiftPesa, || giftpesa::Credentials {
+            username: training::TRAINING_GIFTPESA_USERNAME.into(),
+            api_key: training::TRAINING_GIFTPESA_API_KEY.into(),
+        })?;
+        let certificate = if self.is_training() && self.giftpesa_certificate_path().is_none() {
+            training::giftpesa::TRAINING_CERTIFICATE.as_bytes().to_vec()
+        } else {
+            let path = self.giftpesa_certificate_path().ok_or(FlowError::Declined {
+                code: "certificate_missing",
+                message: "GiftPesa's key.crt has not been imported: a manager must import it in Settings".into(),
+            })?;
+            std::fs::read(&path).map_err(|e| FlowError::Declined {
+                code: "certificate_missing",
+                message: format!("GiftPesa's key.crt cannot be read at {}: {e}", path.display()),
+            })?
+        };
+        let key = giftpesa::EncryptionKey::from_certificate(&certificate)?;
+        let client = Arc::new(giftpesa::Client::new(self.base_url(ProviderId::GiftPesa)?, credentials, key));
+        clients.giftpesa = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Where GiftPesa's certificate is: configured, or imported into the data directory.
+    pub fn giftpesa_certificate_path(&self) -> Option<PathBuf> {
+        let configured = self.config.providers.get(&ProviderId::GiftPesa).and_then(|p| p.certificate.clone());
+        let path =
+            configured.map(|p| self.data_dir.join(p)).unwrap_or_else(|| self.data_dir.join(GIFTPESA_CERTIFICATE));
+        path.exists().then_some(path)
+    }
+
+    /// Checks a `key.crt` and keeps a copy in the data directory (it is
+    /// public; GiftPesa's dashboard hands it out with the API key).
+    pub async fn import_giftpesa_certificate(&self, bytes: &[u8], actor: &str) -> Result<PathBuf, FlowError> {
+        if bytes.len() > 64 * 1024 {
+            return Err(FlowError::Declined {
+                code: "certificate",
+                message: "That file is too large to be a key.crt".into(),
+            });
+        }
+        giftpesa::EncryptionKey::from_certificate(bytes)?;
+        let path = self.data_dir.join(GIFTPESA_CERTIFICATE);
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, &path)
+        };
+        write()
+            .map_err(|e| FlowError::Declined { code: "certificate", message: format!("Cannot save key.crt: {e}") })?;
+        *self.clients.lock().unwrap() = Clients::default();
+        let entry = AuditEntry {
+            provider: Some(ProviderId::GiftPesa.as_str().into()),
+            ..AuditEntry::new(actor, "settings_changed", Outcome::Success, "GiftPesa key.crt imported")
+        };
+        self.audit(entry).await?;
+        Ok(path)
+    }
+
+    /// The M-Pesa till GiftPesa redemptions go to: configured, or the
+    /// simulator's sample till in training.
+    pub fn giftpesa_till(&self) -> Option<String> {
+        let configured = self.config.providers.get(&ProviderId::GiftPesa).and_then(|p| p.till_number.clone());
+        configured.or(self.is_training().then(|| training::giftpesa::TRAINING_TILL.to_string()))
+    }
+
     /// The merchant this till redeems Telesend vouchers for: configured, or
     /// the training store's in training mode.
     pub fn telesend_merchant_id(&self) -> Option<u64> {
@@ -274,6 +350,7 @@ impl Till {
         let outcome = match provider {
             ProviderId::PesaVoucher => self.store::<pesavoucher::Credentials>(provider, env, json),
             ProviderId::Telesend => self.store::<telesend::Credentials>(provider, env, json),
+            ProviderId::GiftPesa => self.store::<crate::providers::giftpesa::Credentials>(provider, env, json),
         };
         let entry = AuditEntry {
             provider: Some(provider.as_str().into()),

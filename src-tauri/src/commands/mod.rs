@@ -2,6 +2,7 @@
 //! Errors cross IPC as `{code, message}` (kaunta_core::PublicError).
 
 pub mod cashier;
+pub mod giftpesa;
 pub mod names;
 pub mod session;
 pub mod settings;

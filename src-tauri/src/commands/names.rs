@@ -14,4 +14,8 @@ pub const COMMANDS: &[&str] = &[
     "telesend_redeem",
     "telesend_cancel",
     "telesend_denominations",
+    "giftpesa_redeem",
+    "giftpesa_merchants",
+    "giftpesa_import_certificate",
+    "giftpesa_settings",
 ];

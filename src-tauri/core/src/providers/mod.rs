@@ -1,6 +1,7 @@
 //! One module per provider: its typed requests and responses, its client and
 //! its errors. Nothing here knows about Tauri or SQLite.
 
+pub mod giftpesa;
 pub mod http;
 pub mod pesavoucher;
 pub mod telesend;
@@ -16,15 +17,18 @@ pub enum ProviderId {
     PesaVoucher,
     #[serde(rename = "telesend")]
     Telesend,
+    #[serde(rename = "giftpesa")]
+    GiftPesa,
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 2] = [ProviderId::PesaVoucher, ProviderId::Telesend];
+    pub const ALL: [ProviderId; 3] = [ProviderId::PesaVoucher, ProviderId::Telesend, ProviderId::GiftPesa];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderId::PesaVoucher => "pesavoucher",
             ProviderId::Telesend => "telesend",
+            ProviderId::GiftPesa => "giftpesa",
         }
     }
 
@@ -32,6 +36,7 @@ impl ProviderId {
         match self {
             ProviderId::PesaVoucher => "PesaVoucher",
             ProviderId::Telesend => "Telesend",
+            ProviderId::GiftPesa => "GiftPesa",
         }
     }
 
@@ -41,6 +46,8 @@ impl ProviderId {
         match self {
             ProviderId::PesaVoucher => Some(pesavoucher::SANDBOX_URL),
             ProviderId::Telesend => None,
+            // The document names one host only; sandbox uses it too.
+            ProviderId::GiftPesa => Some(giftpesa::SANDBOX_URL),
         }
     }
 
@@ -48,6 +55,7 @@ impl ProviderId {
         match self {
             ProviderId::PesaVoucher => Some(pesavoucher::LIVE_URL),
             ProviderId::Telesend => None,
+            ProviderId::GiftPesa => Some(giftpesa::LIVE_URL),
         }
     }
 
@@ -56,6 +64,7 @@ impl ProviderId {
         match self {
             ProviderId::PesaVoucher => "Redeemed at",
             ProviderId::Telesend => "Telebirr ref",
+            ProviderId::GiftPesa => "Receipt No",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! first, claim with an SMS code …). The window and the headless commands
 //! both come through here.
 
+pub mod giftpesa;
 pub mod pesavoucher;
 pub mod telesend;
 
@@ -62,23 +63,31 @@ impl ProviderFailure for crate::providers::pesavoucher::PesaVoucherError {
     }
 }
 
+impl ProviderFailure for crate::providers::giftpesa::GiftPesaError {
+    fn outcome_unknown(&self) -> bool {
+        self.outcome_unknown()
+    }
+}
+
 impl ProviderFailure for crate::providers::telesend::TelesendError {
     fn outcome_unknown(&self) -> bool {
         self.outcome_unknown() || matches!(self, Self::Amount(_))
     }
 }
 
+/// An audit row about a voucher (or, for GiftPesa, a customer's phone),
+/// always masked.
 pub(crate) fn voucher_audit(
     provider: ProviderId,
     actor: &str,
     event: &'static str,
     outcome: Outcome,
-    code: &VoucherCode,
+    masked: &str,
     details: String,
 ) -> AuditEntry {
     AuditEntry {
         provider: Some(provider.as_str().into()),
-        subject: Some(code.masked()),
+        subject: Some(masked.to_string()),
         ..AuditEntry::new(actor, event, outcome, details)
     }
 }
@@ -102,14 +111,21 @@ pub(crate) fn require_cashier(cashier: &str) -> Result<&str, FlowError> {
 pub(crate) struct Redemption<'a> {
     pub provider: ProviderId,
     pub cashier: &'a str,
-    pub code: &'a VoucherCode,
+    /// What one redemption at a time is guarded on: the voucher code, or for
+    /// GiftPesa (which has no codes) the customer's phone. Never shown.
+    pub key: String,
+    pub masked: String,
     /// `None` when only the provider knows (a voucher's whole remaining value).
     pub amount: Option<Money>,
 }
 
-impl Redemption<'_> {
+impl<'a> Redemption<'a> {
+    pub fn of_voucher(provider: ProviderId, cashier: &'a str, code: &VoucherCode) -> Self {
+        Redemption { provider, cashier, key: code.expose().to_string(), masked: code.masked(), amount: None }
+    }
+
     fn audit(&self, event: &'static str, outcome: Outcome, details: String) -> AuditEntry {
-        voucher_audit(self.provider, self.cashier, event, outcome, self.code, details)
+        voucher_audit(self.provider, self.cashier, event, outcome, &self.masked, details)
     }
 }
 
@@ -118,7 +134,7 @@ impl Till {
     /// (pending or unknown) always, a completed one too when the provider
     /// redeems vouchers whole.
     pub(crate) async fn refuse_if_blocked(&self, r: &Redemption<'_>, completed_blocks: bool) -> Result<(), FlowError> {
-        let (p, c) = (r.provider.as_str().to_string(), r.code.expose().to_string());
+        let (p, c) = (r.provider.as_str().to_string(), r.key.clone());
         let Some(earlier) = self.db(move |l| l.blocking_redemption(&p, &c)).await? else { return Ok(()) };
         let refusal = match earlier.state {
             State::Completed if !completed_blocks => return Ok(()),
@@ -137,8 +153,8 @@ impl Till {
             cashier: r.cashier.to_string(),
             provider: r.provider.as_str().into(),
             operation: "redeem",
-            voucher_code: Some(r.code.expose().into()),
-            code_masked: Some(r.code.masked()),
+            voucher_code: Some(r.key.clone()),
+            code_masked: Some(r.masked.clone()),
             amount_minor: r.amount.map(|a| a.minor),
             currency: r.amount.map(|a| a.currency.code().to_string()),
             owner: self.lease_id().into(),
@@ -317,7 +333,7 @@ impl Till {
         };
         let finish = Finish { message: format!("resolved by {manager}: {reason}"), ..Finish::default() };
         let id = row.id.clone();
-        Ok(self.db(move |l| l.finish(&id, to, &finish, &entry)).await?)
+        self.db(move |l| l.finish(&id, to, &finish, &entry)).await
     }
 }
 

@@ -25,7 +25,7 @@ impl Till {
             }
             Err(e) => (Outcome::Failure, e.to_string()),
         };
-        let mut entry = voucher_audit(PROVIDER, cashier, "validate", outcome, &code, details);
+        let mut entry = voucher_audit(PROVIDER, cashier, "validate", outcome, &code.masked(), details);
         if let Ok(Validation::Valid(v)) = &answer {
             entry.amount_minor = Some(v.amount.minor);
             entry.currency = Some(v.amount.currency.code().into());
@@ -59,7 +59,7 @@ impl Till {
     pub async fn redeem_voucher(&self, cashier: &str, raw_code: &str) -> Result<RedemptionResult, FlowError> {
         let cashier = require_cashier(cashier)?;
         let code = VoucherCode::parse(raw_code)?;
-        let mut r = Redemption { provider: PROVIDER, cashier, code: &code, amount: None };
+        let mut r = Redemption::of_voucher(PROVIDER, cashier, &code);
         self.refuse_if_blocked(&r, true).await?;
 
         let client = self.pesavoucher()?;
@@ -72,7 +72,7 @@ impl Till {
                     cashier,
                     "redeem_refused",
                     Outcome::Failure,
-                    &code,
+                    &code.masked(),
                     message.clone(),
                 ))
                 .await?;

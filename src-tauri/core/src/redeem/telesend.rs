@@ -66,7 +66,7 @@ impl Till {
         let cashier = require_cashier(cashier)?;
         let code = VoucherCode::parse(raw_code)?;
         let amount = parse_amount(raw_amount)?;
-        let r = Redemption { provider: PROVIDER, cashier, code: &code, amount };
+        let r = Redemption { amount, ..Redemption::of_voucher(PROVIDER, cashier, &code) };
         self.refuse_if_blocked(&r, false).await?;
         let client = self.telesend()?;
 
@@ -87,7 +87,7 @@ impl Till {
             cashier,
             "claim_requested",
             Outcome::Info,
-            &code,
+            &code.masked(),
             "asking Telesend to send the customer an SMS code".into(),
         );
         requested.amount_minor = claim.amount_minor;
@@ -96,7 +96,8 @@ impl Till {
 
         match client.initiate_claim(&code, amount).await {
             Ok(message) => {
-                self.audit(voucher_audit(PROVIDER, cashier, "claim_sent", Outcome::Success, &code, message)).await?;
+                self.audit(voucher_audit(PROVIDER, cashier, "claim_sent", Outcome::Success, &code.masked(), message))
+                    .await?;
                 Ok(ClaimResult {
                     claim_id: claim.id,
                     code_masked: code.masked(),
@@ -106,7 +107,8 @@ impl Till {
                 })
             }
             Err(e) => {
-                let failed = voucher_audit(PROVIDER, cashier, "claim_failed", Outcome::Failure, &code, e.to_string());
+                let failed =
+                    voucher_audit(PROVIDER, cashier, "claim_failed", Outcome::Failure, &code.masked(), e.to_string());
                 let id = claim.id.clone();
                 self.db(move |l| l.end_claim(&id, ClaimEnd::Cancelled, Some(&failed))).await?;
                 Err(e.into())
@@ -134,7 +136,7 @@ impl Till {
         let cashier = require_cashier(cashier)?;
         let code = VoucherCode::parse(raw_code)?;
         let verification = parse_verification(verification_code)?;
-        let mut r = Redemption { provider: PROVIDER, cashier, code: &code, amount: None };
+        let mut r = Redemption::of_voucher(PROVIDER, cashier, &code);
         self.refuse_if_blocked(&r, false).await?;
         let client = self.telesend()?;
         let (p, c) = (PROVIDER.as_str(), code.expose().to_string());
@@ -191,7 +193,7 @@ impl Till {
             cashier,
             "claim_cancelled",
             Outcome::Info,
-            &code,
+            &code.masked(),
             "cancelled by the cashier".into(),
         );
         self.db(move |l| l.end_claim(&claim.id, ClaimEnd::Cancelled, Some(&entry))).await?;

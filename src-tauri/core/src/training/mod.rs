@@ -4,6 +4,7 @@
 //! holds the controls tests use to inject faults and wait for requests.
 
 pub mod faults;
+pub mod giftpesa;
 pub mod pesavoucher;
 mod server;
 pub mod telesend;
@@ -18,11 +19,16 @@ use crate::providers::ProviderId;
 pub const TRAINING_API_KEY: &str = "training-key";
 pub const TRAINING_API_SECRET: &str = "training-secret";
 pub const TRAINING_API_TOKEN: &str = "training-token";
+/// GiftPesa: the `Username` header and the API key the till encrypts with
+/// `giftpesa::TRAINING_CERTIFICATE`.
+pub const TRAINING_GIFTPESA_USERNAME: &str = "training-store";
+pub const TRAINING_GIFTPESA_API_KEY: &str = "training-giftpesa-key";
 
 /// Path prefix of each provider's simulator.
 pub fn prefix(provider: ProviderId) -> &'static str {
     match provider {
         ProviderId::PesaVoucher => "/pesavoucher/api/v1",
         ProviderId::Telesend => "/telesend",
+        ProviderId::GiftPesa => "/giftpesa",
     }
 }

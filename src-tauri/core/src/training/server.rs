@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use url::Url;
 
 use super::faults::{Fault, FaultBoard};
+use super::giftpesa::GiftPesaSim;
 use super::pesavoucher::PesaVoucherSim;
 use super::prefix;
 use super::telesend::TelesendSim;
@@ -95,6 +96,7 @@ pub struct Simulators {
     addr: SocketAddr,
     pub pesavoucher: Arc<PesaVoucherSim>,
     pub telesend: Arc<TelesendSim>,
+    pub giftpesa: Arc<GiftPesaSim>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -115,6 +117,7 @@ struct WaitQuery {
 struct Control {
     pesavoucher: Arc<PesaVoucherSim>,
     telesend: Arc<TelesendSim>,
+    giftpesa: Arc<GiftPesaSim>,
 }
 
 impl Control {
@@ -122,6 +125,7 @@ impl Control {
         match provider {
             ProviderId::PesaVoucher => &self.pesavoucher.faults,
             ProviderId::Telesend => &self.telesend.faults,
+            ProviderId::GiftPesa => &self.giftpesa.faults,
         }
     }
 }
@@ -138,7 +142,9 @@ impl Simulators {
         let addr = listener.local_addr()?;
         let pesavoucher = Arc::new(PesaVoucherSim::with_samples());
         let telesend = Arc::new(TelesendSim::with_samples());
-        let control = Control { pesavoucher: pesavoucher.clone(), telesend: telesend.clone() };
+        let giftpesa = Arc::new(GiftPesaSim::with_samples());
+        let control =
+            Control { pesavoucher: pesavoucher.clone(), telesend: telesend.clone(), giftpesa: giftpesa.clone() };
         let router = Router::new()
             .route("/__sim/faults", post(inject).delete(clear))
             .route("/__sim/received", get(received))
@@ -146,9 +152,11 @@ impl Simulators {
             .route("/__sim/pesavoucher/redemptions", get(pv_redemptions))
             .route("/__sim/telesend/redemptions", get(ts_redemptions))
             .route("/__sim/telesend/sms", get(ts_sms))
+            .route("/__sim/giftpesa/redemptions", get(gp_redemptions))
             .with_state(control)
             .nest(prefix(ProviderId::PesaVoucher), super::pesavoucher::routes(pesavoucher.clone()))
-            .nest(prefix(ProviderId::Telesend), super::telesend::routes(telesend.clone()));
+            .nest(prefix(ProviderId::Telesend), super::telesend::routes(telesend.clone()))
+            .nest(prefix(ProviderId::GiftPesa), super::giftpesa::routes(giftpesa.clone()));
         let (tx, mut rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             loop {
@@ -171,7 +179,7 @@ impl Simulators {
                 });
             }
         });
-        Ok(Simulators { addr, pesavoucher, telesend, shutdown: Some(tx) })
+        Ok(Simulators { addr, pesavoucher, telesend, giftpesa, shutdown: Some(tx) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -240,4 +248,8 @@ async fn ts_sms(State(c): State<Control>, Query(q): Query<SmsQuery>) -> Response
         Some(code) => Json(serde_json::json!({"verification_code": code})).into_response(),
         None => axum::http::StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+async fn gp_redemptions(State(c): State<Control>) -> impl IntoResponse {
+    Json(c.giftpesa.redemption_counts())
 }

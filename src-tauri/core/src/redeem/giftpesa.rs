@@ -1,0 +1,125 @@
+//! GiftPesa at the till: a customer's gift balance redeemed at the store's
+//! M-Pesa till by name, phone and amount. There is no voucher code: one
+//! redemption at a time is guarded on the customer's phone.
+
+use serde::Deserialize;
+
+use super::{Redemption, RedemptionResult, require_cashier};
+use crate::error::FlowError;
+use crate::ledger::State;
+use crate::ledger::transactions::Finish;
+use crate::money::Money;
+use crate::phone::{Msisdn, TillNumber};
+use crate::providers::ProviderId;
+use crate::providers::giftpesa::{self, Merchant};
+use crate::till::Till;
+
+const PROVIDER: ProviderId = ProviderId::GiftPesa;
+
+/// What the cashier typed, checked before anything is written or sent.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct GiftPesaInput {
+    pub name: String,
+    pub phone: String,
+    pub amount: String,
+    /// A till other than the configured one, for this redemption only.
+    #[serde(default)]
+    pub till: Option<String>,
+    #[serde(default)]
+    pub remarks: Option<String>,
+}
+
+fn invalid(code: &'static str, message: &str) -> FlowError {
+    FlowError::Declined { code, message: message.into() }
+}
+
+fn checked_text(value: &str, max: usize, code: &'static str, message: &str) -> Result<String, FlowError> {
+    let v = value.trim();
+    if v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(invalid(code, message));
+    }
+    Ok(v.to_string())
+}
+
+/// `2547…` shown as `2547•••••678`.
+fn mask_phone(phone: &Msisdn) -> String {
+    let s = phone.as_str();
+    s.chars().enumerate().map(|(i, c)| if i >= 4 && i + 3 < s.len() { '•' } else { c }).collect()
+}
+
+impl Till {
+    pub async fn redeem_giftpesa(&self, cashier: &str, input: &GiftPesaInput) -> Result<RedemptionResult, FlowError> {
+        let cashier = require_cashier(cashier)?;
+        let name = checked_text(&input.name, 60, "invalid_name", "Type the customer's name (up to 60 characters)")?;
+        if name.is_empty() {
+            return Err(invalid("invalid_name", "Type the customer's name"));
+        }
+        let phone = Msisdn::parse(&input.phone)?;
+        let amount = Money::parse(&input.amount, giftpesa::CURRENCY)?;
+        // GiftPesa takes whole shillings: refuse cents instead of dropping them.
+        amount.to_wire_whole_units()?;
+        let remarks = match &input.remarks {
+            Some(r) => Some(checked_text(r, 100, "invalid_remarks", "Remarks are at most 100 plain characters")?),
+            None => None,
+        }
+        .filter(|r| !r.is_empty());
+        let till_text = match input.till.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) => t.to_string(),
+            None => self.giftpesa_till().ok_or_else(|| {
+                invalid("till_missing", "No M-Pesa till number is set for GiftPesa: a manager must set it in Settings")
+            })?,
+        };
+        let till = TillNumber::parse(&till_text)?;
+
+        let r = Redemption {
+            provider: PROVIDER,
+            cashier,
+            key: phone.as_str().to_string(),
+            masked: mask_phone(&phone),
+            amount: Some(amount),
+        };
+        self.refuse_if_blocked(&r, false).await?;
+        let client = self.giftpesa()?;
+        let intent = self.begin_redemption(&r).await?;
+        let request = giftpesa::Redemption {
+            transaction_id: &intent.id,
+            name: &name,
+            phone: &phone,
+            till: &till,
+            amount,
+            remarks: remarks.as_deref(),
+        };
+        let answer = client.redeem(&request).await;
+        let row = self
+            .finish_redemption(&r, &intent, &answer, |done| Finish {
+                amount_minor: Some(done.amount.minor),
+                currency: Some(done.amount.currency.code().into()),
+                provider_reference: Some(done.receipt_no.clone()),
+                customer_name: Some(name.clone()),
+                message: format!(
+                    "{} (transaction {}, {} till {})",
+                    done.message, done.transaction_code, done.merchant, done.till_no
+                ),
+            })
+            .await?;
+        match answer {
+            Err(e) if row.state == State::Failed => Err(e.into()),
+            _ => Ok(self.conclude(row).await),
+        }
+    }
+
+    pub async fn giftpesa_merchants(&self) -> Result<Vec<Merchant>, FlowError> {
+        Ok(self.giftpesa()?.merchants().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_are_masked_but_recognisable() {
+        let p = Msisdn::parse("0712345678").unwrap();
+        assert_eq!(mask_phone(&p), "2547•••••678");
+    }
+}
