@@ -262,3 +262,54 @@ async fn telesend_claim_and_redeem_across_processes() {
     assert!(till.audit_events().contains(&"resolved_by_manager".to_string()));
     assert_eq!(till.run(&["audit", "verify"]).status.code(), Some(0));
 }
+
+/// GiftPesa from the command line: the RSA sign-in, the redemption with our
+/// transaction id, checked input, and the merchants list.
+#[tokio::test]
+async fn giftpesa_redeems_from_the_command_line() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config());
+    let (code, r) = till.run_json(&[
+        "redeem",
+        "giftpesa",
+        "--name",
+        "Jane Doe",
+        "--phone",
+        "+254 720 123 456",
+        "--amount",
+        "250",
+        "--remarks",
+        "Weekly shopping",
+        "--cashier",
+        "amina",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["message"], "KES 250.00 redeemed: hand over the goods");
+    assert_eq!(r["code_masked"], "2547•••••456");
+
+    let (code, e) = till.run_json(&[
+        "redeem",
+        "giftpesa",
+        "--name",
+        "Jane Doe",
+        "--phone",
+        "0720123456",
+        "--amount",
+        "10.50",
+        "--cashier",
+        "amina",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(e["error"]["code"], "invalid_amount");
+    let (code, e) =
+        till.run_json(&["redeem", "giftpesa", "--name", "Jane Doe", "--amount", "10", "--cashier", "a", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(e["error"]["code"], "invalid_phone");
+
+    let (code, merchants) = till.run_json(&["merchants", "giftpesa", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(merchants[0]["MerchantID"], "naivas");
+    assert_eq!(till.states_of("254720123456"), ["completed"]);
+}

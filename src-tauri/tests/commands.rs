@@ -155,3 +155,25 @@ fn a_telesend_gift_is_claimed_and_redeemed_over_ipc() {
     let e = call(&h.main, "validate_voucher", json!({"provider": "telesend", "code": "TS-GIFT-2500"})).unwrap_err();
     assert_eq!(e["code"], "wrong_flow");
 }
+
+#[test]
+fn a_giftpesa_balance_is_redeemed_over_ipc() {
+    let h = harness();
+    call(&h.main, "sign_in", json!({"name": "Amina"})).unwrap();
+    let settings = call(&h.main, "giftpesa_settings", json!({})).unwrap();
+    assert_eq!(settings, json!({"till_number": "123456", "certificate_imported": false}));
+    let input = json!({"name": "Jane Doe", "phone": "0720123456", "amount": "300", "till": null, "remarks": null});
+    let r = call(&h.main, "giftpesa_redeem", json!({"input": input})).unwrap();
+    assert_eq!(r["state"], "completed");
+    assert_eq!(r["provider"], "giftpesa");
+    let bad = json!({"name": "Jane Doe", "phone": "0720123456", "amount": "1.5"});
+    assert_eq!(call(&h.main, "giftpesa_redeem", json!({"input": bad})).unwrap_err()["code"], "invalid_amount");
+    let merchants = call(&h.main, "giftpesa_merchants", json!({})).unwrap();
+    assert_eq!(merchants[1]["Category"]["Label"], "Cafes and Restaurants");
+
+    let e = call(&h.main, "giftpesa_import_certificate", json!({"contents": "not a certificate"})).unwrap_err();
+    assert_eq!(e["code"], "certificate");
+    let cert = include_str!("../core/src/training/giftpesa/training.crt");
+    let s = call(&h.main, "giftpesa_import_certificate", json!({"contents": cert})).unwrap();
+    assert_eq!(s["certificate_imported"], true);
+}

@@ -127,6 +127,7 @@ pub struct Simulator {
     child: Child,
     pub pesavoucher: String,
     pub telesend: String,
+    pub giftpesa: String,
     pub control: String,
     http: reqwest::Client,
 }
@@ -142,6 +143,7 @@ impl Simulator {
             child,
             pesavoucher: v["pesavoucher"].as_str().unwrap().into(),
             telesend: v["telesend"].as_str().unwrap().into(),
+            giftpesa: v["giftpesa"].as_str().unwrap().into(),
             control: v["control"].as_str().unwrap().into(),
             http: reqwest::Client::new(),
         }
@@ -150,8 +152,8 @@ impl Simulator {
     /// A config.toml for a training till that uses this simulator.
     pub fn training_config(&self) -> String {
         format!(
-            "environment = \"training\"\nstore_name = \"Duka la Mama Njeri\"\ntill_id = \"TILL-7\"\n\n[receipt]\nprint = false\n\n[providers.pesavoucher]\nbase_url = \"{}\"\n\n[providers.telesend]\nbase_url = \"{}\"\nmerchant_id = 1\n",
-            self.pesavoucher, self.telesend
+            "environment = \"training\"\nstore_name = \"Duka la Mama Njeri\"\ntill_id = \"TILL-7\"\n\n[receipt]\nprint = false\n\n[providers.pesavoucher]\nbase_url = \"{}\"\n\n[providers.telesend]\nbase_url = \"{}\"\nmerchant_id = 1\n\n[providers.giftpesa]\nbase_url = \"{}\"\n",
+            self.pesavoucher, self.telesend, self.giftpesa
         )
     }
 
