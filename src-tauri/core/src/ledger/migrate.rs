@@ -10,6 +10,7 @@ use super::LedgerError;
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "transactions and audit log", include_str!("sql/001_init.sql")),
     (2, "verification claims", include_str!("sql/002_claims.sql")),
+    (3, "checkouts and provider settings", include_str!("sql/003_checkouts.sql")),
 ];
 
 fn checksum(sql: &str) -> String {
@@ -17,6 +18,11 @@ fn checksum(sql: &str) -> String {
 }
 
 pub fn run(conn: &mut Connection) -> Result<(), LedgerError> {
+    run_up_to(conn, i64::MAX)
+}
+
+/// Applies the migrations up to `last`: tests start from an older schema.
+pub(crate) fn run_up_to(conn: &mut Connection, last: i64) -> Result<(), LedgerError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version INTEGER PRIMARY KEY,
@@ -25,7 +31,7 @@ pub fn run(conn: &mut Connection) -> Result<(), LedgerError> {
             applied_at TEXT NOT NULL
         ) STRICT;",
     )?;
-    for (version, name, sql) in MIGRATIONS {
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 <= last) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let recorded: Option<String> = tx
             .query_row("SELECT checksum FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0))
@@ -51,4 +57,42 @@ pub fn run(conn: &mut Connection) -> Result<(), LedgerError> {
         return Err(LedgerError::TooNew { found: newest, known });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every schema a till may still have upgrades with its rows intact.
+    #[test]
+    fn each_previous_version_upgrades_with_its_rows() {
+        for from in 1..MIGRATIONS.len() as i64 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut conn = Connection::open(dir.path().join("old.sqlite3")).unwrap();
+            run_up_to(&mut conn, from).unwrap();
+            conn.execute(
+                "INSERT INTO transactions (id, created_at, updated_at, till_id, cashier, provider, operation,
+                    voucher_code, code_masked, amount_minor, currency, state, owner, training)
+                 VALUES ('t1', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 'TILL-1', 'amina',
+                    'pesavoucher', 'redeem', 'NLV-1234', '•••-1234', 75000, 'KES', 'unknown', 'x', 1)",
+                [],
+            )
+            .unwrap();
+            run(&mut conn).unwrap();
+            let (state, amount): (String, i64) = conn
+                .query_row("SELECT state, amount_minor FROM transactions WHERE id = 't1'", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap();
+            assert_eq!((state.as_str(), amount), ("unknown", 75_000), "from version {from}");
+            // The in-flight guard survived the rebuild.
+            let again = conn.execute(
+                "INSERT INTO transactions (id, created_at, updated_at, till_id, cashier, provider, operation,
+                    voucher_code, state, owner, training)
+                 VALUES ('t2', 'x', 'x', 'TILL-1', 'amina', 'pesavoucher', 'redeem', 'NLV-1234', 'pending', 'x', 1)",
+                [],
+            );
+            assert!(again.is_err(), "from version {from}");
+        }
+    }
 }

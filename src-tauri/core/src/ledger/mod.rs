@@ -5,6 +5,7 @@ pub mod audit;
 pub mod claims;
 pub mod lease;
 mod migrate;
+mod settings;
 pub mod transactions;
 
 use std::path::{Path, PathBuf};
