@@ -68,6 +68,23 @@ describe('commands', () => {
     ]);
   });
 
+  it('passes the GiftPesa arguments under the contract keys', async () => {
+    invoke.mockResolvedValue(null);
+    const input = { name: 'Jane Doe', phone: '+254720123456', amount: '1000', till: null, remarks: null };
+    await api.giftpesaRedeem(input);
+    await api.giftpesaSettings();
+    await api.giftpesaMerchants();
+    await api.giftpesaImportCertificate('-----BEGIN CERTIFICATE-----');
+    await api.setCredentials('giftpesa', { username: 'u', api_key: 'k' });
+    expect(invoke.mock.calls).toEqual([
+      ['giftpesa_redeem', { input }],
+      ['giftpesa_settings', undefined],
+      ['giftpesa_merchants', undefined],
+      ['giftpesa_import_certificate', { contents: '-----BEGIN CERTIFICATE-----' }],
+      ['set_credentials', { provider: 'giftpesa', values: { username: 'u', api_key: 'k' } }],
+    ]);
+  });
+
   it('normalises rejections', async () => {
     invoke.mockRejectedValueOnce('plain text');
     await expect(api.recentTransactions()).rejects.toEqual({ code: 'internal', message: 'plain text' });

@@ -7,6 +7,9 @@ import type {
   ClaimResult,
   CredentialStatus,
   Denomination,
+  GiftPesaInput,
+  GiftPesaMerchant,
+  GiftPesaSettings,
   Redemption,
   TransactionRow,
   Validation,
@@ -85,3 +88,16 @@ export const telesendRedeem = (code: string, verificationCode: string | null): P
 export const telesendCancel = (code: string): Promise<boolean> => call('telesend_cancel', { code });
 
 export const telesendDenominations = (): Promise<Denomination[]> => call('telesend_denominations');
+
+// GiftPesa: a customer's gift balance redeemed at the store's M-Pesa till, in one call.
+
+export const giftpesaRedeem = (input: GiftPesaInput): Promise<Redemption> => call('giftpesa_redeem', { input });
+
+export const giftpesaSettings = (): Promise<GiftPesaSettings> => call('giftpesa_settings');
+
+/** Also the connection check after the credentials are entered. */
+export const giftpesaMerchants = (): Promise<GiftPesaMerchant[]> => call('giftpesa_merchants');
+
+/** `contents`: the text of the key.crt the manager picked. */
+export const giftpesaImportCertificate = (contents: string): Promise<GiftPesaSettings> =>
+  call('giftpesa_import_certificate', { contents });

@@ -48,7 +48,7 @@ export type RedemptionState = 'completed' | 'unknown';
 
 export interface Redemption {
   transaction_id: string;
-  /** Provider id, e.g. "pesavoucher" or "telesend". */
+  /** Provider id, e.g. "pesavoucher", "telesend" or "giftpesa". */
   provider: string;
   state: RedemptionState;
   amount: MoneyView | null;
@@ -77,6 +77,30 @@ export interface Denomination {
   id: number;
   active: boolean;
   amount: MoneyView;
+}
+
+/** GiftPesa: what the cashier typed, sent as `giftpesa_redeem({ input })`. */
+export interface GiftPesaInput {
+  name: string;
+  phone: string;
+  /** KES, whole shillings, as typed; the backend parses it. */
+  amount: string;
+  /** null: the store's configured till. */
+  till: string | null;
+  remarks: string | null;
+}
+
+export interface GiftPesaSettings {
+  /** The M-Pesa till the store's redemptions go to; null when none is configured. */
+  till_number: string | null;
+  certificate_imported: boolean;
+}
+
+/** One entry of GiftPesa's merchant list, PascalCase exactly as GiftPesa's document spells it. */
+export interface GiftPesaMerchant {
+  MerchantID: string;
+  Merchant: string;
+  Category: { ID: string; Label: string };
 }
 
 export type TransactionState = 'pending' | 'completed' | 'failed' | 'unknown';

@@ -7,6 +7,7 @@ import {
   receiptText,
   referenceLabel,
   smsStatusText,
+  subjectLabel,
   successMessage,
 } from './format';
 
@@ -41,6 +42,15 @@ describe('format', () => {
   it('labels the Telesend reference as the Telebirr reference', () => {
     expect(referenceLabel('telesend')).toBe('Telebirr ref');
     expect(referenceLabel('pesavoucher')).toBe('Reference');
+    expect(referenceLabel('pesavoucher', 'Provider reference')).toBe('Provider reference');
+  });
+
+  it("labels GiftPesa's ReceiptNo, and its masked phone where others have a voucher", () => {
+    expect(referenceLabel('giftpesa')).toBe('Receipt No');
+    expect(referenceLabel('giftpesa', 'Provider reference')).toBe('Receipt No');
+    expect(subjectLabel('giftpesa')).toBe('Phone');
+    expect(subjectLabel('telesend')).toBe('Voucher');
+    expect(subjectLabel('pesavoucher')).toBe('Voucher');
   });
 
   it('SMS status names the claimed amount, or the whole voucher', () => {

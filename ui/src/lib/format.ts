@@ -23,8 +23,20 @@ export function successMessage(r: Redemption): string {
 }
 
 /** What the provider's own reference is called on screen. */
-export function referenceLabel(provider: string): string {
-  return provider === 'telesend' ? 'Telebirr ref' : 'Reference';
+export function referenceLabel(provider: string, fallback = 'Reference'): string {
+  switch (provider) {
+    case 'telesend':
+      return 'Telebirr ref';
+    case 'giftpesa':
+      return 'Receipt No';
+    default:
+      return fallback;
+  }
+}
+
+/** What `code_masked` is: GiftPesa has no voucher code and masks the customer's phone. */
+export function subjectLabel(provider: string): string {
+  return provider === 'giftpesa' ? 'Phone' : 'Voucher';
 }
 
 /** Telesend, after a claim: what the customer's SMS code is good for. */

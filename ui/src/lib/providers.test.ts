@@ -30,18 +30,39 @@ describe('provider tab shortcuts', () => {
 describe('provider facts', () => {
   it('Telesend asks for one API token, under the ids the end-to-end tests use', () => {
     expect(providerForm('telesend')).toEqual({
-      fields: [{ key: 'api_token', label: 'API token', id: 'ts-api-token' }],
+      fields: [{ key: 'api_token', label: 'API token', id: 'ts-api-token', secret: true }],
       saveId: 'ts-save-credentials',
       statusId: 'ts-credentials-status',
     });
   });
 
-  it('names providers, falling back to the id', () => {
+  it('GiftPesa asks for a username (typed visibly) and a blind API key, under the end-to-end ids', () => {
+    expect(providerForm('giftpesa')).toEqual({
+      fields: [
+        { key: 'username', label: 'Username', id: 'gp-username', secret: false },
+        { key: 'api_key', label: 'API key', id: 'gp-api-key', secret: true },
+      ],
+      saveId: 'gp-save-credentials',
+      statusId: 'gp-credentials-status',
+    });
+    for (const id of ['pesavoucher', 'telesend', 'other']) {
+      expect(providerForm(id).fields.every((f) => f.secret)).toBe(true);
+    }
+  });
+
+  it('names providers, falling back to the known names, then the id', () => {
     const list = [
       { id: 'pesavoucher', name: 'PesaVoucher' },
       { id: 'telesend', name: 'Telesend' },
+      { id: 'giftpesa', name: 'GiftPesa' },
     ];
     expect(providerName(list, 'telesend')).toBe('Telesend');
+    expect(providerName(list, 'giftpesa')).toBe('GiftPesa');
+    expect(providerName([], 'giftpesa')).toBe('GiftPesa');
     expect(providerName(list, 'other')).toBe('other');
+  });
+
+  it('Alt+3 picks the third tab', () => {
+    expect(providerTabIndex(key({ altKey: true, key: '3', code: 'Digit3' }))).toBe(2);
   });
 });

@@ -7,6 +7,8 @@ export interface CredentialField {
   label: string;
   /** DOM id (end-to-end tests address fields by id). */
   id: string;
+  /** Typed blind (a password field); false only for names such as a username. */
+  secret: boolean;
 }
 
 export interface ProviderForm {
@@ -18,16 +20,24 @@ export interface ProviderForm {
 const FORMS: Record<string, ProviderForm> = {
   pesavoucher: {
     fields: [
-      { key: 'api_key', label: 'API key', id: 'pv-api-key' },
-      { key: 'api_secret', label: 'API secret', id: 'pv-api-secret' },
+      { key: 'api_key', label: 'API key', id: 'pv-api-key', secret: true },
+      { key: 'api_secret', label: 'API secret', id: 'pv-api-secret', secret: true },
     ],
     saveId: 'save-credentials',
     statusId: 'credentials-status',
   },
   telesend: {
-    fields: [{ key: 'api_token', label: 'API token', id: 'ts-api-token' }],
+    fields: [{ key: 'api_token', label: 'API token', id: 'ts-api-token', secret: true }],
     saveId: 'ts-save-credentials',
     statusId: 'ts-credentials-status',
+  },
+  giftpesa: {
+    fields: [
+      { key: 'username', label: 'Username', id: 'gp-username', secret: false },
+      { key: 'api_key', label: 'API key', id: 'gp-api-key', secret: true },
+    ],
+    saveId: 'gp-save-credentials',
+    statusId: 'gp-credentials-status',
   },
 };
 
@@ -36,8 +46,8 @@ export function providerForm(providerId: string): ProviderForm {
   return (
     FORMS[providerId] ?? {
       fields: [
-        { key: 'api_key', label: 'API key', id: `${providerId}-api-key` },
-        { key: 'api_secret', label: 'API secret', id: `${providerId}-api-secret` },
+        { key: 'api_key', label: 'API key', id: `${providerId}-api-key`, secret: true },
+        { key: 'api_secret', label: 'API secret', id: `${providerId}-api-secret`, secret: true },
       ],
       saveId: `save-credentials-${providerId}`,
       statusId: `credentials-status-${providerId}`,
@@ -62,7 +72,14 @@ export function providerTabIndex(e: ShortcutKey): number | null {
   return m ? Number(m[1]) - 1 : null;
 }
 
+/** Known providers' names, for rows whose provider app_info() no longer lists. */
+const KNOWN_NAMES: Record<string, string> = {
+  pesavoucher: 'PesaVoucher',
+  telesend: 'Telesend',
+  giftpesa: 'GiftPesa',
+};
+
 /** Name to show for a provider id, e.g. in the recent list. */
 export function providerName(providers: readonly { id: string; name: string }[], id: string): string {
-  return providers.find((p) => p.id === id)?.name ?? id;
+  return providers.find((p) => p.id === id)?.name ?? KNOWN_NAMES[id] ?? id;
 }
