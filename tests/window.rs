@@ -216,3 +216,33 @@ async fn a_cashier_claims_and_redeems_part_of_a_telesend_gift() {
         db.query_row("SELECT amount_minor FROM transactions WHERE state = 'completed'", [], |r| r.get(0)).unwrap();
     assert_eq!(amount, 50_000);
 }
+
+#[tokio::test]
+async fn a_cashier_redeems_a_giftpesa_balance_at_the_till() {
+    let till = Till::new("environment = \"training\"\n\n[receipt]\nprint = false\n");
+    let driver = Driver::start();
+    let c = driver.open(&till).await;
+    wait_for(&c, "#cashier-input").await.send_keys("Baraka\u{E007}").await.unwrap();
+    wait_for(&c, "#tab-giftpesa").await.click().await.unwrap();
+    wait_for(&c, "#giftpesa-panel[data-step='form']").await;
+    assert!(text(&c, "#gp-till").await.contains("123456"));
+
+    // Enter walks the fields; a bad amount is refused and the form stays filled.
+    wait_for(&c, "#gp-name").await.send_keys("Jane Doe\u{E007}").await.unwrap();
+    wait_for(&c, "#gp-phone").await.send_keys("0720 123 456\u{E007}").await.unwrap();
+    wait_for(&c, "#gp-amount").await.send_keys("99.50\u{E007}").await.unwrap();
+    wait_for(&c, "#gp-remarks").await.send_keys("Weekly shopping\u{E007}").await.unwrap();
+    wait_for(&c, "#gp-error[data-code='invalid_amount']").await;
+    assert!(till.states_of("254720123456").is_empty(), "refused before anything was written");
+
+    let amount = wait_for(&c, "#gp-amount").await;
+    amount.clear().await.unwrap();
+    amount.send_keys("400").await.unwrap();
+    wait_for(&c, "#gp-remarks").await.send_keys("\u{E039}\u{E039}").await.unwrap();
+    wait_for(&c, "#redeem-success").await;
+    assert_eq!(text(&c, "#success-message").await, "KES 400.00 redeemed: hand over the goods");
+    screenshot(&c, "giftpesa-success.png").await;
+    c.close().await.unwrap();
+    drop(driver);
+    assert_eq!(till.states_of("254720123456"), ["completed"]);
+}
