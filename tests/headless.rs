@@ -313,3 +313,34 @@ async fn giftpesa_redeems_from_the_command_line() {
     assert_eq!(merchants[0]["MerchantID"], "naivas");
     assert_eq!(till.states_of("254720123456"), ["completed"]);
 }
+
+/// A checkout from the command line that the customer pays while the till
+/// is killed: the next start asks Pesapal and records the payment once.
+#[tokio::test]
+async fn a_pesapal_checkout_survives_a_crash_and_is_recorded_on_restart() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config());
+    let mut child = till
+        .command(&["checkout", "pesapal", "--amount", "850", "--description", "Shoes", "--phone", "0723456456"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    sim.wait_for("pesapal", "GetTransactionStatus", 1).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let orders = sim.pesapal_orders().await;
+    let order = &orders.as_array().expect("a list of orders")[0];
+    let tracking = order["order_tracking_id"].as_str().unwrap();
+    sim.pesapal_order(tracking, "complete").await;
+
+    let (code, settled) = till.run_json(&["reconcile", "--json"]);
+    assert_eq!(code, 0, "{settled}");
+    assert_eq!(settled["settled"][0]["state"], "completed");
+    let (code, status) = till.run_json(&["status", "pesapal", tracking, "--json"]);
+    assert_eq!(code, 0, "{status}");
+    assert_eq!(status["state"], "completed");
+    let events = till.audit_events();
+    assert_eq!(events.iter().filter(|e| *e == "checkout_outcome").count(), 1, "{events:?}");
+}

@@ -114,6 +114,41 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pesapal: take a card or mobile-money payment. Prints the payment page
+    /// and a QR code for the customer's phone, then waits for the outcome.
+    Checkout {
+        #[arg(value_parser = ["pesapal"])]
+        provider: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        description: String,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, default_value = "headless")]
+        cashier: String,
+        /// Give up waiting after this many seconds (the order stays open).
+        #[arg(long, default_value_t = 600)]
+        wait: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pesapal: ask for a payment's status (our transaction id or Pesapal's
+    /// order tracking id) and record it if final.
+    Status {
+        #[arg(value_parser = ["pesapal"])]
+        provider: String,
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pesapal: the IPN every order names.
+    Ipn {
+        #[command(subcommand)]
+        action: IpnAction,
+    },
     /// GiftPesa: the merchants list (also a connection check).
     Merchants {
         #[arg(value_parser = ["giftpesa"])]
@@ -183,6 +218,25 @@ pub enum AuditAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum IpnAction {
+    /// Register an IPN URL with Pesapal and use it for every order.
+    Register {
+        url: String,
+        #[arg(long, value_parser = ["GET", "POST"], default_value = "GET")]
+        method: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The IPNs registered with Pesapal, and which one this till uses.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Use an IPN already registered.
+    Choose { ipn_id: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum CertificateAction {
     Import {
         #[arg(value_parser = ["giftpesa"])]
@@ -249,6 +303,10 @@ async fn run(command: Command, data_dir: PathBuf) -> u8 {
         | Command::Claim { json, .. }
         | Command::Denominations { json, .. }
         | Command::Merchants { json, .. }
+        | Command::Checkout { json, .. }
+        | Command::Status { json, .. }
+        | Command::Ipn { action: IpnAction::Register { json, .. } }
+        | Command::Ipn { action: IpnAction::List { json } }
         | Command::Resolve { json, .. }
         | Command::History { json, .. }
         | Command::Reconcile { json } => *json,
@@ -346,6 +404,60 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
                 println!("CLAIMED {} for {amount}: {}", c.code_masked, c.message);
                 if let Some(sms) = &c.training_sms_code {
                     println!("training SMS code: {sms}");
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Checkout { provider: _, amount, description, phone, email, cashier, wait, json } => {
+            let till = open(data_dir).await?;
+            let input =
+                kaunta_core::redeem::pesapal::CheckoutInput { amount, description, phone, email, ..Default::default() };
+            let started = till.checkout_pesapal(&cashier, &input).await?;
+            if json {
+                print_json(&started);
+            } else {
+                println!("Pay {} at {}", started.amount.display, started.redirect_url);
+                println!("{}", terminal_qr(&started.redirect_url));
+                println!(
+                    "Waiting for payment (Ctrl+C stops waiting; the order stays open: `kaunta status pesapal {}`)",
+                    started.transaction_id
+                );
+            }
+            let _ = std::io::stdout().flush();
+            let status =
+                till.wait_pesapal(&cashier, &started.transaction_id, std::time::Duration::from_secs(wait)).await?;
+            report_checkout(&status, json);
+            Ok(checkout_exit(&status))
+        }
+        Command::Status { provider: _, id, json } => {
+            let till = open(data_dir).await?;
+            let lookup = id.clone();
+            let by_reference = till.db(move |l| l.transaction_by_reference("pesapal", &lookup)).await?;
+            let transaction_id = by_reference.map_or(id, |row| row.id);
+            let status = till.pesapal_status("headless", &transaction_id).await?;
+            report_checkout(&status, json);
+            Ok(checkout_exit(&status))
+        }
+        Command::Ipn { action } => {
+            let till = open(data_dir).await?;
+            let (settings, json) = match action {
+                IpnAction::Register { url, method, json } => {
+                    let method = kaunta_core::providers::pesapal::IpnNotificationType::parse(&method)
+                        .expect("clap allows GET or POST only");
+                    (till.register_pesapal_ipn("headless", &url, method).await?, json)
+                }
+                IpnAction::List { json } => (till.pesapal_ipns().await?, json),
+                IpnAction::Choose { ipn_id } => (till.choose_pesapal_ipn("headless", &ipn_id).await?, false),
+            };
+            if json {
+                print_json(&settings);
+            } else {
+                for e in &settings.entries {
+                    let mark = if settings.chosen.as_deref() == Some(e.ipn_id.as_str()) { "*" } else { " " };
+                    println!("{mark} {}  {}", e.ipn_id, e.url);
+                }
+                if settings.chosen.is_none() {
+                    println!("no IPN chosen yet: kaunta ipn choose IPN_ID");
                 }
             }
             Ok(EXIT_OK)
@@ -482,10 +594,40 @@ async fn simulate(port: u16) -> Result<u8, FlowError> {
         "pesavoucher": sims.base_url(ProviderId::PesaVoucher).as_str(),
         "telesend": sims.base_url(ProviderId::Telesend).as_str(),
         "giftpesa": sims.base_url(ProviderId::GiftPesa).as_str(),
+        "pesapal": sims.base_url(ProviderId::Pesapal).as_str(),
         "control": format!("http://{}/__sim", sims.addr()),
     });
     println!("{addresses}");
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;
     Ok(EXIT_OK)
+}
+
+fn terminal_qr(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code.render::<qrcode::render::unicode::Dense1x2>().quiet_zone(true).build(),
+        Err(_) => String::new(),
+    }
+}
+
+fn report_checkout(status: &kaunta_core::redeem::pesapal::CheckoutStatus, json: bool) {
+    if json {
+        print_json(status);
+        return;
+    }
+    let detail = [&status.payment_method, &status.payment_account, &status.confirmation_code]
+        .iter()
+        .filter_map(|s| s.as_deref())
+        .collect::<Vec<_>>()
+        .join(" ");
+    println!("{} {}: {} {detail}", status.state.to_uppercase(), status.transaction_id, status.message);
+}
+
+/// 0 paid, 1 failed, 3 still open or unknown.
+fn checkout_exit(status: &kaunta_core::redeem::pesapal::CheckoutStatus) -> u8 {
+    match status.state.as_str() {
+        "completed" => EXIT_OK,
+        "failed" => EXIT_DECLINED,
+        _ => EXIT_UNKNOWN,
+    }
 }

@@ -1,6 +1,7 @@
 //! The desktop shell: builds the Tauri app around a `Till` from the core.
 //! Commands are thin adapters in `commands/`; headless mode is in `cli`.
 
+pub mod checkout;
 pub mod cli;
 pub mod commands;
 mod state;
@@ -33,6 +34,13 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
         commands::giftpesa::giftpesa_merchants,
         commands::giftpesa::giftpesa_import_certificate,
         commands::giftpesa::giftpesa_settings,
+        commands::pesapal::pesapal_checkout,
+        commands::pesapal::pesapal_wait,
+        commands::pesapal::pesapal_status,
+        commands::pesapal::pesapal_stop_waiting,
+        commands::pesapal::pesapal_ipn_list,
+        commands::pesapal::pesapal_ipn_register,
+        commands::pesapal::pesapal_ipn_choose,
     ])
 }
 

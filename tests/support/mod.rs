@@ -128,6 +128,7 @@ pub struct Simulator {
     pub pesavoucher: String,
     pub telesend: String,
     pub giftpesa: String,
+    pub pesapal: String,
     pub control: String,
     http: reqwest::Client,
 }
@@ -144,6 +145,7 @@ impl Simulator {
             pesavoucher: v["pesavoucher"].as_str().unwrap().into(),
             telesend: v["telesend"].as_str().unwrap().into(),
             giftpesa: v["giftpesa"].as_str().unwrap().into(),
+            pesapal: v["pesapal"].as_str().unwrap().into(),
             control: v["control"].as_str().unwrap().into(),
             http: reqwest::Client::new(),
         }
@@ -152,8 +154,8 @@ impl Simulator {
     /// A config.toml for a training till that uses this simulator.
     pub fn training_config(&self) -> String {
         format!(
-            "environment = \"training\"\nstore_name = \"Duka la Mama Njeri\"\ntill_id = \"TILL-7\"\n\n[receipt]\nprint = false\n\n[providers.pesavoucher]\nbase_url = \"{}\"\n\n[providers.telesend]\nbase_url = \"{}\"\nmerchant_id = 1\n\n[providers.giftpesa]\nbase_url = \"{}\"\n",
-            self.pesavoucher, self.telesend, self.giftpesa
+            "environment = \"training\"\nstore_name = \"Duka la Mama Njeri\"\ntill_id = \"TILL-7\"\n\n[receipt]\nprint = false\n\n[providers.pesavoucher]\nbase_url = \"{}\"\n\n[providers.telesend]\nbase_url = \"{}\"\nmerchant_id = 1\n\n[providers.giftpesa]\nbase_url = \"{}\"\n\n[providers.pesapal]\nbase_url = \"{}\"\n",
+            self.pesavoucher, self.telesend, self.giftpesa, self.pesapal
         )
     }
 
@@ -174,9 +176,14 @@ impl Simulator {
 
     /// Blocks (server side) until the endpoint has received `count` requests.
     pub async fn wait_received(&self, endpoint: &str, count: u64) {
+        self.wait_for("pesavoucher", endpoint, count).await
+    }
+
+    /// Blocks (server side) until the provider's endpoint has received `count` requests.
+    pub async fn wait_for(&self, provider: &str, endpoint: &str, count: u64) {
         let r = self
             .http
-            .get(format!("{}/wait?provider=pesavoucher&endpoint={endpoint}&count={count}", self.control))
+            .get(format!("{}/wait?provider={provider}&endpoint={endpoint}&count={count}", self.control))
             .send()
             .await
             .unwrap();
@@ -195,6 +202,17 @@ impl Simulator {
             .await
             .unwrap();
         v["verification_code"].as_str().unwrap().to_string()
+    }
+
+    /// Pesapal orders the simulator holds (tracking id, reference, status …).
+    pub async fn pesapal_orders(&self) -> serde_json::Value {
+        self.http.get(format!("{}/pesapal/orders", self.control)).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Completes, fails or reverses an order as if the customer had paid.
+    pub async fn pesapal_order(&self, tracking_id: &str, action: &str) {
+        let r = self.http.post(format!("{}/pesapal/orders/{tracking_id}/{action}", self.control)).send().await.unwrap();
+        assert!(r.status().is_success(), "{action} {tracking_id}: {}", r.status());
     }
 
     pub async fn redemptions(&self, code: &str) -> u64 {

@@ -94,6 +94,10 @@ pub struct ProviderConfig {
     /// GiftPesa: the store's M-Pesa till number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub till_number: Option<String>,
+    /// Pesapal: where the customer's browser goes after paying (https). The
+    /// checkout window never loads it; a phone paying by QR code does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -128,6 +128,20 @@ impl From<GiftPesaError> for FlowError {
     }
 }
 
+impl From<crate::providers::pesapal::PesapalError> for FlowError {
+    fn from(e: crate::providers::pesapal::PesapalError) -> Self {
+        use crate::providers::pesapal::PesapalError as P;
+        if e.is_unreachable() {
+            return FlowError::Unreachable { provider: "Pesapal", detail: e.to_string() };
+        }
+        match e {
+            P::Amount(m) => FlowError::InvalidAmount(m),
+            P::NoAnswer(_) | P::Server { .. } | P::Malformed { .. } => FlowError::Provider(e.to_string()),
+            other => FlowError::Declined { code: other.code(), message: other.to_string() },
+        }
+    }
+}
+
 impl From<crate::phone::PhoneError> for FlowError {
     fn from(e: crate::phone::PhoneError) -> Self {
         FlowError::Declined { code: "invalid_phone", message: e.to_string() }

@@ -11,7 +11,7 @@ use crate::config::{Config, Endpoint, Environment};
 use crate::error::FlowError;
 use crate::ledger::{AuditEntry, Ledger, LedgerError, Outcome, TransactionRow, lease::Lease};
 use crate::money::{Currency, Money};
-use crate::providers::{ProviderId, giftpesa, pesavoucher, telesend};
+use crate::providers::{ProviderId, giftpesa, pesapal, pesavoucher, telesend};
 use crate::secrets::{ProviderCredentials, SecretError, SecretStore};
 use crate::training::{self, Simulators};
 
@@ -46,6 +46,7 @@ struct Clients {
     pesavoucher: Option<Arc<pesavoucher::Client>>,
     telesend: Option<Arc<telesend::Client>>,
     giftpesa: Option<Arc<giftpesa::Client>>,
+    pesapal: Option<Arc<pesapal::Client>>,
 }
 
 /// Amounts as the UI shows them: exact minor units plus the formatted text.
@@ -175,6 +176,12 @@ impl Till {
         self.db(move |l| l.record(&entry).map(|_| ())).await
     }
 
+    /// Where a provider's requests go: its configured or documented address,
+    /// or the built-in simulator.
+    pub fn provider_base_url(&self, provider: ProviderId) -> Result<url::Url, FlowError> {
+        self.base_url(provider)
+    }
+
     fn base_url(&self, provider: ProviderId) -> Result<url::Url, FlowError> {
         match self.config.endpoint(provider)? {
             Endpoint::Remote(url) => Ok(url),
@@ -225,6 +232,21 @@ impl Till {
         })?;
         let client = Arc::new(telesend::Client::new(self.base_url(ProviderId::Telesend)?, credentials));
         clients.telesend = Some(client.clone());
+        Ok(client)
+    }
+
+    /// The Pesapal client; it keeps its own token until shortly before expiry.
+    pub fn pesapal(&self) -> Result<Arc<pesapal::Client>, FlowError> {
+        let mut clients = self.clients.lock().unwrap();
+        if let Some(client) = &clients.pesapal {
+            return Ok(client.clone());
+        }
+        let credentials = self.credentials(ProviderId::Pesapal, || pesapal::Credentials {
+            consumer_key: training::TRAINING_PESAPAL_CONSUMER_KEY.into(),
+            consumer_secret: training::TRAINING_PESAPAL_CONSUMER_SECRET.into(),
+        })?;
+        let client = Arc::new(pesapal::Client::new(self.base_url(ProviderId::Pesapal)?, credentials));
+        clients.pesapal = Some(client.clone());
         Ok(client)
     }
 
@@ -351,6 +373,7 @@ impl Till {
             ProviderId::PesaVoucher => self.store::<pesavoucher::Credentials>(provider, env, json),
             ProviderId::Telesend => self.store::<telesend::Credentials>(provider, env, json),
             ProviderId::GiftPesa => self.store::<crate::providers::giftpesa::Credentials>(provider, env, json),
+            ProviderId::Pesapal => self.store::<crate::providers::pesapal::Credentials>(provider, env, json),
         };
         let entry = AuditEntry {
             provider: Some(provider.as_str().into()),

@@ -4,6 +4,7 @@
 pub mod cashier;
 pub mod giftpesa;
 pub mod names;
+pub mod pesapal;
 pub mod session;
 pub mod settings;
 pub mod telesend;

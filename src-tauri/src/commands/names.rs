@@ -18,4 +18,11 @@ pub const COMMANDS: &[&str] = &[
     "giftpesa_merchants",
     "giftpesa_import_certificate",
     "giftpesa_settings",
+    "pesapal_checkout",
+    "pesapal_wait",
+    "pesapal_status",
+    "pesapal_stop_waiting",
+    "pesapal_ipn_list",
+    "pesapal_ipn_register",
+    "pesapal_ipn_choose",
 ];

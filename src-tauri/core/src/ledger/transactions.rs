@@ -197,6 +197,35 @@ impl Ledger {
         })
     }
 
+    /// Records the provider's reference of a transaction still in flight
+    /// (Pesapal's order tracking id, needed to ask about it later).
+    pub fn set_reference(&self, id: &str, reference: &str, audit: &AuditEntry) -> Result<(), LedgerError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE transactions SET provider_reference = ?2, updated_at = ?3
+                 WHERE id = ?1 AND state IN ('pending', 'unknown')",
+                params![id, reference, now_text()],
+            )?;
+            audit::append(tx, &self.till_id, audit)?;
+            Ok(())
+        })
+    }
+
+    pub fn transaction_by_reference(
+        &self,
+        provider: &str,
+        reference: &str,
+    ) -> Result<Option<TransactionRow>, LedgerError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("{SELECT} WHERE provider = ?1 AND provider_reference = ?2 ORDER BY created_at DESC LIMIT 1"),
+                params![provider, reference],
+                read,
+            )
+            .optional()?)
+    }
+
     pub fn transaction(&self, id: &str) -> Result<Option<TransactionRow>, LedgerError> {
         Ok(self.conn().query_row(&format!("{SELECT} WHERE id = ?1"), [id], read).optional()?)
     }

@@ -3,6 +3,7 @@
 
 pub mod giftpesa;
 pub mod http;
+pub mod pesapal;
 pub mod pesavoucher;
 pub mod telesend;
 
@@ -19,16 +20,20 @@ pub enum ProviderId {
     Telesend,
     #[serde(rename = "giftpesa")]
     GiftPesa,
+    #[serde(rename = "pesapal")]
+    Pesapal,
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 3] = [ProviderId::PesaVoucher, ProviderId::Telesend, ProviderId::GiftPesa];
+    pub const ALL: [ProviderId; 4] =
+        [ProviderId::PesaVoucher, ProviderId::Telesend, ProviderId::GiftPesa, ProviderId::Pesapal];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderId::PesaVoucher => "pesavoucher",
             ProviderId::Telesend => "telesend",
             ProviderId::GiftPesa => "giftpesa",
+            ProviderId::Pesapal => "pesapal",
         }
     }
 
@@ -37,6 +42,7 @@ impl ProviderId {
             ProviderId::PesaVoucher => "PesaVoucher",
             ProviderId::Telesend => "Telesend",
             ProviderId::GiftPesa => "GiftPesa",
+            ProviderId::Pesapal => "Pesapal",
         }
     }
 
@@ -48,6 +54,7 @@ impl ProviderId {
             ProviderId::Telesend => None,
             // The document names one host only; sandbox uses it too.
             ProviderId::GiftPesa => Some(giftpesa::SANDBOX_URL),
+            ProviderId::Pesapal => Some(pesapal::SANDBOX_URL),
         }
     }
 
@@ -56,6 +63,7 @@ impl ProviderId {
             ProviderId::PesaVoucher => Some(pesavoucher::LIVE_URL),
             ProviderId::Telesend => None,
             ProviderId::GiftPesa => Some(giftpesa::LIVE_URL),
+            ProviderId::Pesapal => Some(pesapal::LIVE_URL),
         }
     }
 
@@ -65,6 +73,7 @@ impl ProviderId {
             ProviderId::PesaVoucher => "Redeemed at",
             ProviderId::Telesend => "Telebirr ref",
             ProviderId::GiftPesa => "Receipt No",
+            ProviderId::Pesapal => "Pesapal order",
         }
     }
 }

@@ -74,7 +74,8 @@ impl Till {
         let r = Redemption {
             provider: PROVIDER,
             cashier,
-            key: phone.as_str().to_string(),
+            key: Some(phone.as_str().to_string()),
+            operation: "redeem",
             masked: mask_phone(&phone),
             amount: Some(amount),
         };

@@ -5,6 +5,7 @@
 //! both come through here.
 
 pub mod giftpesa;
+pub mod pesapal;
 pub mod pesavoucher;
 pub mod telesend;
 
@@ -69,6 +70,12 @@ impl ProviderFailure for crate::providers::giftpesa::GiftPesaError {
     }
 }
 
+impl ProviderFailure for crate::providers::pesapal::PesapalError {
+    fn outcome_unknown(&self) -> bool {
+        self.outcome_unknown()
+    }
+}
+
 impl ProviderFailure for crate::providers::telesend::TelesendError {
     fn outcome_unknown(&self) -> bool {
         self.outcome_unknown() || matches!(self, Self::Amount(_))
@@ -112,8 +119,11 @@ pub(crate) struct Redemption<'a> {
     pub provider: ProviderId,
     pub cashier: &'a str,
     /// What one redemption at a time is guarded on: the voucher code, or for
-    /// GiftPesa (which has no codes) the customer's phone. Never shown.
-    pub key: String,
+    /// GiftPesa (which has no codes) the customer's phone; none for a
+    /// checkout. Never shown.
+    pub key: Option<String>,
+    /// `redeem`, or `checkout` for a payment.
+    pub operation: &'static str,
     pub masked: String,
     /// `None` when only the provider knows (a voucher's whole remaining value).
     pub amount: Option<Money>,
@@ -121,7 +131,14 @@ pub(crate) struct Redemption<'a> {
 
 impl<'a> Redemption<'a> {
     pub fn of_voucher(provider: ProviderId, cashier: &'a str, code: &VoucherCode) -> Self {
-        Redemption { provider, cashier, key: code.expose().to_string(), masked: code.masked(), amount: None }
+        Redemption {
+            provider,
+            cashier,
+            key: Some(code.expose().to_string()),
+            operation: "redeem",
+            masked: code.masked(),
+            amount: None,
+        }
     }
 
     fn audit(&self, event: &'static str, outcome: Outcome, details: String) -> AuditEntry {
@@ -134,7 +151,8 @@ impl Till {
     /// (pending or unknown) always, a completed one too when the provider
     /// redeems vouchers whole.
     pub(crate) async fn refuse_if_blocked(&self, r: &Redemption<'_>, completed_blocks: bool) -> Result<(), FlowError> {
-        let (p, c) = (r.provider.as_str().to_string(), r.key.clone());
+        let Some(key) = r.key.clone() else { return Ok(()) };
+        let (p, c) = (r.provider.as_str().to_string(), key);
         let Some(earlier) = self.db(move |l| l.blocking_redemption(&p, &c)).await? else { return Ok(()) };
         let refusal = match earlier.state {
             State::Completed if !completed_blocks => return Ok(()),
@@ -152,8 +170,8 @@ impl Till {
             id: uuid::Uuid::now_v7().to_string(),
             cashier: r.cashier.to_string(),
             provider: r.provider.as_str().into(),
-            operation: "redeem",
-            voucher_code: Some(r.key.clone()),
+            operation: r.operation,
+            voucher_code: r.key.clone(),
             code_masked: Some(r.masked.clone()),
             amount_minor: r.amount.map(|a| a.minor),
             currency: r.amount.map(|a| a.currency.code().to_string()),
@@ -230,6 +248,13 @@ impl Till {
                 .provider_reference
                 .iter()
                 .map(|r| (provider.map_or("Reference", |p| p.reference_label()).to_string(), r.clone()))
+                // A checkout's outcome names the payment method and confirmation code.
+                .chain(
+                    row.outcome_message
+                        .iter()
+                        .filter(|_| row.operation == "checkout")
+                        .map(|m| ("Payment".to_string(), m.clone())),
+                )
                 .collect(),
             transaction_id: row.id.clone(),
             training: row.training,
@@ -283,10 +308,15 @@ impl Till {
         self.db(move |l| l.mark_abandoned_unknown(&dir, &who)).await?;
         let open = self.db(|l| l.open_transactions()).await?;
         let mut settled = Vec::new();
+        for row in open.iter().filter(|r| r.state == State::Unknown && r.operation == "checkout") {
+            if let Some(settled_row) = self.pesapal_verdict(row).await {
+                settled.push(settled_row);
+            }
+        }
         for row in open.into_iter().filter(|r| r.state == State::Unknown && r.operation == "redeem") {
             let verdict = match row.provider.parse() {
                 Ok(ProviderId::PesaVoucher) => self.pesavoucher_verdict(&row).await,
-                // Telesend has no status query: a manager decides.
+                // Telesend and GiftPesa have no status query: a manager decides.
                 _ => None,
             };
             let Some((state, message)) = verdict else { continue };

@@ -5,6 +5,7 @@
 
 pub mod faults;
 pub mod giftpesa;
+pub mod pesapal;
 pub mod pesavoucher;
 mod server;
 pub mod telesend;
@@ -23,6 +24,9 @@ pub const TRAINING_API_TOKEN: &str = "training-token";
 /// `giftpesa::TRAINING_CERTIFICATE`.
 pub const TRAINING_GIFTPESA_USERNAME: &str = "training-store";
 pub const TRAINING_GIFTPESA_API_KEY: &str = "training-giftpesa-key";
+/// Pesapal: the consumer key and secret RequestToken exchanges for a token.
+pub const TRAINING_PESAPAL_CONSUMER_KEY: &str = "training-pesapal-consumer-key";
+pub const TRAINING_PESAPAL_CONSUMER_SECRET: &str = "training-pesapal-consumer-secret";
 
 /// Path prefix of each provider's simulator.
 pub fn prefix(provider: ProviderId) -> &'static str {
@@ -30,5 +34,6 @@ pub fn prefix(provider: ProviderId) -> &'static str {
         ProviderId::PesaVoucher => "/pesavoucher/api/v1",
         ProviderId::Telesend => "/telesend",
         ProviderId::GiftPesa => "/giftpesa",
+        ProviderId::Pesapal => "/pesapal",
     }
 }

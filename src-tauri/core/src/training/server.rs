@@ -18,6 +18,7 @@ use url::Url;
 
 use super::faults::{Fault, FaultBoard};
 use super::giftpesa::GiftPesaSim;
+use super::pesapal::PesapalSim;
 use super::pesavoucher::PesaVoucherSim;
 use super::prefix;
 use super::telesend::TelesendSim;
@@ -97,6 +98,7 @@ pub struct Simulators {
     pub pesavoucher: Arc<PesaVoucherSim>,
     pub telesend: Arc<TelesendSim>,
     pub giftpesa: Arc<GiftPesaSim>,
+    pub pesapal: Arc<PesapalSim>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -118,6 +120,7 @@ struct Control {
     pesavoucher: Arc<PesaVoucherSim>,
     telesend: Arc<TelesendSim>,
     giftpesa: Arc<GiftPesaSim>,
+    pesapal: Arc<PesapalSim>,
 }
 
 impl Control {
@@ -126,6 +129,7 @@ impl Control {
             ProviderId::PesaVoucher => &self.pesavoucher.faults,
             ProviderId::Telesend => &self.telesend.faults,
             ProviderId::GiftPesa => &self.giftpesa.faults,
+            ProviderId::Pesapal => &self.pesapal.faults,
         }
     }
 }
@@ -143,8 +147,13 @@ impl Simulators {
         let pesavoucher = Arc::new(PesaVoucherSim::with_samples());
         let telesend = Arc::new(TelesendSim::with_samples());
         let giftpesa = Arc::new(GiftPesaSim::with_samples());
-        let control =
-            Control { pesavoucher: pesavoucher.clone(), telesend: telesend.clone(), giftpesa: giftpesa.clone() };
+        let pesapal = Arc::new(PesapalSim::with_samples());
+        let control = Control {
+            pesavoucher: pesavoucher.clone(),
+            telesend: telesend.clone(),
+            giftpesa: giftpesa.clone(),
+            pesapal: pesapal.clone(),
+        };
         let router = Router::new()
             .route("/__sim/faults", post(inject).delete(clear))
             .route("/__sim/received", get(received))
@@ -156,7 +165,9 @@ impl Simulators {
             .with_state(control)
             .nest(prefix(ProviderId::PesaVoucher), super::pesavoucher::routes(pesavoucher.clone()))
             .nest(prefix(ProviderId::Telesend), super::telesend::routes(telesend.clone()))
-            .nest(prefix(ProviderId::GiftPesa), super::giftpesa::routes(giftpesa.clone()));
+            .nest(prefix(ProviderId::GiftPesa), super::giftpesa::routes(giftpesa.clone()))
+            .nest(prefix(ProviderId::Pesapal), super::pesapal::routes(pesapal.clone()))
+            .nest("/__sim/pesapal", super::pesapal::control_routes(pesapal.clone()));
         let (tx, mut rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             loop {
@@ -179,7 +190,7 @@ impl Simulators {
                 });
             }
         });
-        Ok(Simulators { addr, pesavoucher, telesend, giftpesa, shutdown: Some(tx) })
+        Ok(Simulators { addr, pesavoucher, telesend, giftpesa, pesapal, shutdown: Some(tx) })
     }
 
     pub fn addr(&self) -> SocketAddr {
