@@ -39,7 +39,7 @@ async fn a_checkout_is_paid_confirmed_and_recorded_once() {
     let done = t.till.wait_pesapal("Amina", &started.transaction_id, Duration::from_secs(5)).await.unwrap();
     assert_eq!(done.state, "completed", "{done:?}");
     let result = done.result.unwrap();
-    assert_eq!(result.message, "KES 1,500.00 redeemed: hand over the goods");
+    assert_eq!(result.message, "KES 1,500.00 paid: hand over the goods");
     assert!(result.receipt.is_some());
     assert!(done.confirmation_code.is_some());
 

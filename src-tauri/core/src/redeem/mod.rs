@@ -369,8 +369,9 @@ impl Till {
 
 pub(crate) fn redemption_result(row: TransactionRow, receipt: Option<Delivery>) -> RedemptionResult {
     let amount = MoneyView::from_parts(row.amount_minor, row.currency.as_deref());
+    let done = if row.operation == "checkout" { "paid" } else { "redeemed" };
     let message = match (row.state, &amount) {
-        (State::Completed, Some(a)) => format!("{} redeemed: hand over the goods", a.display),
+        (State::Completed, Some(a)) => format!("{} {done}: hand over the goods", a.display),
         (State::Completed, None) => "Redeemed: hand over the goods".to_string(),
         (State::Unknown, _) => format!(
             "Outcome unknown: do NOT hand over the goods yet. A manager must check this voucher. {}",
