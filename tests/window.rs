@@ -161,6 +161,23 @@ async fn a_cashier_redeems_a_voucher_once_through_the_window() {
     assert_eq!(events.iter().filter(|e| *e == "redeem_attempt").count(), 1);
 }
 
+/// Polls `probe` until it yields a value: for what WebDriver offers no wait on
+/// (a new window appearing).
+async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + UI_WAIT;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Reads the training SMS code off the screen: the digits in `#training-sms`.
 async fn training_sms(c: &Client) -> String {
     let note = text(c, "#training-sms").await;
@@ -245,4 +262,64 @@ async fn a_cashier_redeems_a_giftpesa_balance_at_the_till() {
     c.close().await.unwrap();
     drop(driver);
     assert_eq!(till.states_of("254720123456"), ["completed"]);
+}
+
+/// A Pesapal checkout: the payment page opens in its own window that can
+/// call no command, the QR code is on the cashier screen, and paying in
+/// the window ends on the success screen.
+#[tokio::test]
+async fn a_pesapal_checkout_is_paid_in_a_window_without_ipc() {
+    let till = Till::new("environment = \"training\"\n\n[receipt]\nprint = false\n");
+    let driver = Driver::start();
+    let c = driver.open(&till).await;
+    wait_for(&c, "#cashier-input").await.send_keys("Wanjiru\u{E007}").await.unwrap();
+    let main = c.window().await.unwrap();
+    wait_for(&c, "#tab-pesapal").await.click().await.unwrap();
+    wait_for(&c, "#pesapal-panel[data-step='form']").await;
+    wait_for(&c, "#pp-amount").await.send_keys("1500").await.unwrap();
+    wait_for(&c, "#pp-description").await.send_keys("Shoes").await.unwrap();
+    wait_for(&c, "#pp-phone").await.send_keys("0723456456").await.unwrap();
+    wait_for(&c, "#pp-phone").await.send_keys("\u{E039}").await.unwrap();
+    wait_for(&c, "#pesapal-panel[data-step='waiting']").await;
+    let cells = c.find_all(Locator::Css("#pp-qr rect")).await.unwrap();
+    assert!(cells.len() > 100, "a QR code is drawn ({} cells)", cells.len());
+    screenshot(&c, "pesapal-waiting.png").await;
+
+    // The checkout window: a remote page with no access to any command.
+    let checkout = eventually("the checkout window to open", || async {
+        c.windows().await.unwrap().into_iter().find(|h| *h != main)
+    })
+    .await;
+    c.switch_to_window(checkout).await.unwrap();
+    wait_for(&c, "#pay").await;
+    let ipc = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const internals = window.__TAURI_INTERNALS__;
+             if (!internals || typeof internals.invoke !== 'function') { done('no internals'); return; }
+             internals.invoke('app_info').then(() => done('ALLOWED'), (e) => done('denied: ' + e));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let ipc = ipc.as_str().unwrap_or_default().to_string();
+    assert!(!ipc.contains("ALLOWED"), "the checkout page reached a command: {ipc}");
+    wait_for(&c, "#pay").await.click().await.unwrap();
+
+    // Paying lands on the callback URL, which the app catches: the window
+    // closes and the cashier screen shows the payment.
+    c.switch_to_window(main).await.unwrap();
+    wait_for(&c, "#redeem-success").await;
+    assert_eq!(text(&c, "#success-message").await, "KES 1,500.00 paid: hand over the goods");
+    assert!(!text(&c, "#pp-confirmation").await.is_empty());
+    screenshot(&c, "pesapal-success.png").await;
+    let handles = c.windows().await.unwrap();
+    assert_eq!(handles.len(), 1, "the checkout window closed");
+    c.close().await.unwrap();
+    drop(driver);
+    let db = till.db();
+    let (state, operation): (String, String) =
+        db.query_row("SELECT state, operation FROM transactions", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((state.as_str(), operation.as_str()), ("completed", "checkout"));
+    eprintln!("checkout page IPC probe: {ipc}");
 }

@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
+const listen = vi.fn();
+vi.mock('@tauri-apps/api/event', () => ({ listen: (...args: unknown[]) => listen(...args) }));
 
 const api = await import('./api');
 
@@ -83,6 +85,64 @@ describe('commands', () => {
       ['giftpesa_import_certificate', { contents: '-----BEGIN CERTIFICATE-----' }],
       ['set_credentials', { provider: 'giftpesa', values: { username: 'u', api_key: 'k' } }],
     ]);
+  });
+
+  it('passes the Pesapal arguments under the contract keys', async () => {
+    invoke.mockResolvedValue(null);
+    const input = {
+      amount: '1500',
+      description: 'Order 42',
+      phone: '0720123456',
+      email: null,
+      first_name: 'Jane',
+      last_name: 'Doe',
+    };
+    await api.pesapalCheckout(input);
+    await api.pesapalWait('tx-1');
+    await api.pesapalStatus('tx-1');
+    await api.pesapalStopWaiting('tx-1');
+    await api.pesapalIpnList();
+    await api.pesapalIpnRegister('https://till.example.com/ipn', 'GET');
+    await api.pesapalIpnChoose('ipn-1');
+    await api.setCredentials('pesapal', { consumer_key: 'k', consumer_secret: 's' });
+    expect(invoke.mock.calls).toEqual([
+      ['pesapal_checkout', { input }],
+      ['pesapal_wait', { transactionId: 'tx-1' }],
+      ['pesapal_status', { transactionId: 'tx-1' }],
+      ['pesapal_stop_waiting', { transactionId: 'tx-1' }],
+      ['pesapal_ipn_list', undefined],
+      ['pesapal_ipn_register', { url: 'https://till.example.com/ipn', method: 'GET' }],
+      ['pesapal_ipn_choose', { ipnId: 'ipn-1' }],
+      ['set_credentials', { provider: 'pesapal', values: { consumer_key: 'k', consumer_secret: 's' } }],
+    ]);
+  });
+
+  it('hands the pesapal-callback payload over, and stops listening on request', async () => {
+    listen.mockReset();
+    const unlisten = vi.fn();
+    let deliver: ((event: { payload: unknown }) => void) | undefined;
+    listen.mockImplementation((name: string, handler: (event: { payload: unknown }) => void) => {
+      expect(name).toBe('pesapal-callback');
+      deliver = handler;
+      return Promise.resolve(unlisten);
+    });
+    const seen: unknown[] = [];
+    const stop = await api.onPesapalCallback((p) => seen.push(p));
+    deliver?.({ payload: { transaction_id: 'tx-1', url: 'https://till.local/cb' } });
+    expect(seen).toEqual([{ transaction_id: 'tx-1', url: 'https://till.local/cb' }]);
+    stop();
+    expect(unlisten).toHaveBeenCalledOnce();
+  });
+
+  it('without a backend (or an event bridge) the callback listener is a quiet no-op', async () => {
+    listen.mockReset();
+    listen.mockRejectedValue(new Error('transformCallback is not a function'));
+    const stop = await api.onPesapalCallback(() => {});
+    expect(() => stop()).not.toThrow();
+    delete (globalThis as Record<string, unknown>).__TAURI_INTERNALS__;
+    listen.mockReset();
+    await api.onPesapalCallback(() => {});
+    expect(listen).not.toHaveBeenCalled();
   });
 
   it('normalises rejections', async () => {

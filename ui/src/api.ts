@@ -1,15 +1,22 @@
 // The only place that talks to the Rust backend. Everything else imports these
 // typed wrappers so a contract change is a one-file change.
 import { invoke } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
 import type {
   ApiError,
   AppInfo,
+  CheckoutStarted,
+  CheckoutStatus,
   ClaimResult,
   CredentialStatus,
   Denomination,
   GiftPesaInput,
   GiftPesaMerchant,
   GiftPesaSettings,
+  IpnMethod,
+  IpnSettings,
+  PesapalCallback,
+  PesapalCheckoutInput,
   Redemption,
   TransactionRow,
   Validation,
@@ -101,3 +108,44 @@ export const giftpesaMerchants = (): Promise<GiftPesaMerchant[]> => call('giftpe
 /** `contents`: the text of the key.crt the manager picked. */
 export const giftpesaImportCertificate = (contents: string): Promise<GiftPesaSettings> =>
   call('giftpesa_import_certificate', { contents });
+
+// Pesapal checkout: the backend submits the order and opens Pesapal's payment page
+// in its own window; the till then waits for the payment's final status.
+
+export const pesapalCheckout = (input: PesapalCheckoutInput): Promise<CheckoutStarted> =>
+  call('pesapal_checkout', { input });
+
+/** Long poll: answers within about 20 s, final or not. */
+export const pesapalWait = (transactionId: string): Promise<CheckoutStatus> =>
+  call('pesapal_wait', { transactionId });
+
+/** The current status at once, no waiting. */
+export const pesapalStatus = (transactionId: string): Promise<CheckoutStatus> =>
+  call('pesapal_status', { transactionId });
+
+/** Closes the checkout window; the order stays open and queryable. */
+export const pesapalStopWaiting = (transactionId: string): Promise<null> =>
+  call('pesapal_stop_waiting', { transactionId });
+
+export const pesapalIpnList = (): Promise<IpnSettings> => call('pesapal_ipn_list');
+
+export const pesapalIpnRegister = (url: string, method: IpnMethod): Promise<IpnSettings> =>
+  call('pesapal_ipn_register', { url, method });
+
+export const pesapalIpnChoose = (ipnId: string): Promise<IpnSettings> => call('pesapal_ipn_choose', { ipnId });
+
+export const PESAPAL_CALLBACK_EVENT = 'pesapal-callback';
+
+/**
+ * Calls `handler` whenever the checkout window reaches the callback page. Resolves
+ * to the function that stops listening; never rejects (without a backend, or if
+ * the event bridge is missing, there is nothing to hear and the long poll still works).
+ */
+export async function onPesapalCallback(handler: (payload: PesapalCallback) => void): Promise<() => void> {
+  if (!hasBackend()) return () => {};
+  try {
+    return await listen<PesapalCallback>(PESAPAL_CALLBACK_EVENT, (event) => handler(event.payload));
+  } catch {
+    return () => {};
+  }
+}

@@ -48,7 +48,7 @@ export type RedemptionState = 'completed' | 'unknown';
 
 export interface Redemption {
   transaction_id: string;
-  /** Provider id, e.g. "pesavoucher", "telesend" or "giftpesa". */
+  /** Provider id, e.g. "pesavoucher", "telesend", "giftpesa" or "pesapal". */
   provider: string;
   state: RedemptionState;
   amount: MoneyView | null;
@@ -101,6 +101,81 @@ export interface GiftPesaMerchant {
   MerchantID: string;
   Merchant: string;
   Category: { ID: string; Label: string };
+}
+
+/** Pesapal: what the cashier typed, sent as `pesapal_checkout({ input })`. */
+export interface PesapalCheckoutInput {
+  /** KES as typed; the backend parses it. */
+  amount: string;
+  description: string;
+  /** At least one of phone and email is sent. */
+  phone: string | null;
+  email: string | null;
+  first_name: string | null;
+  last_name: string | null;
+}
+
+/** A QR code as a grid: `width * width` characters, '1' dark and '0' light, row by row. */
+export interface QrMatrix {
+  width: number;
+  modules: string;
+}
+
+/** Pesapal: the order is submitted and the checkout window is open. */
+export interface CheckoutStarted {
+  transaction_id: string;
+  order_tracking_id: string;
+  /** Pesapal's payment page; also what the QR code encodes. */
+  redirect_url: string;
+  amount: MoneyView;
+  qr: QrMatrix;
+}
+
+export type CheckoutState = 'pending' | 'completed' | 'failed' | 'unknown';
+
+/** Pesapal's own word for the payment, when it has given one. */
+export type PesapalPaymentStatus = 'INVALID' | 'COMPLETED' | 'FAILED' | 'REVERSED';
+
+export interface CheckoutStatus {
+  transaction_id: string;
+  state: CheckoutState;
+  status: PesapalPaymentStatus | null;
+  /** Pesapal's status description, e.g. "Pending payment". */
+  description: string | null;
+  payment_method: string | null;
+  confirmation_code: string | null;
+  /** Masked by Pesapal (card or phone). */
+  payment_account: string | null;
+  /** Fit to show: for "failed" it says FAILED or REVERSED in plain words. */
+  message: string;
+  /** Set when `state` is "completed" or "unknown". */
+  result: Redemption | null;
+}
+
+/** Payload of the `pesapal-callback` event: the checkout window reached the callback page. */
+export interface PesapalCallback {
+  transaction_id: string;
+  url: string;
+}
+
+export type IpnMethod = 'GET' | 'POST';
+
+/** One IPN URL registered with Pesapal for these credentials. */
+export interface IpnEntry {
+  ipn_id: string;
+  url: string;
+  /** "GET" or "POST". */
+  ipn_notification_type_description?: string | null;
+  /** e.g. "Active". */
+  ipn_status_description?: string | null;
+  /** As Pesapal sent it; may be absent. */
+  created_date: string | null;
+}
+
+export interface IpnSettings {
+  /** The ipn_id checkouts are sent with; null until a manager chooses one. */
+  chosen: string | null;
+  entries: IpnEntry[];
 }
 
 export type TransactionState = 'pending' | 'completed' | 'failed' | 'unknown';

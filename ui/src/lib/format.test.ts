@@ -49,6 +49,8 @@ describe('format', () => {
     expect(referenceLabel('giftpesa')).toBe('Receipt No');
     expect(referenceLabel('giftpesa', 'Provider reference')).toBe('Receipt No');
     expect(subjectLabel('giftpesa')).toBe('Phone');
+    expect(subjectLabel('pesapal')).toBe('Contact');
+    expect(referenceLabel('pesapal')).toBe('Pesapal order');
     expect(subjectLabel('telesend')).toBe('Voucher');
     expect(subjectLabel('pesavoucher')).toBe('Voucher');
   });

@@ -29,14 +29,33 @@ export function referenceLabel(provider: string, fallback = 'Reference'): string
       return 'Telebirr ref';
     case 'giftpesa':
       return 'Receipt No';
+    case 'pesapal':
+      return 'Pesapal order';
     default:
       return fallback;
   }
 }
 
-/** What `code_masked` is: GiftPesa has no voucher code and masks the customer's phone. */
+/**
+ * What `code_masked` is: GiftPesa has no voucher code and masks the customer's
+ * phone; a Pesapal checkout masks the customer's phone or email.
+ */
 export function subjectLabel(provider: string): string {
-  return provider === 'giftpesa' ? 'Phone' : 'Voucher';
+  switch (provider) {
+    case 'giftpesa':
+      return 'Phone';
+    case 'pesapal':
+      return 'Contact';
+    default:
+      return 'Voucher';
+  }
+}
+
+/** An extra line on an outcome panel, e.g. Pesapal's payment method, under a fixed DOM id. */
+export interface Fact {
+  id: string;
+  label: string;
+  value: string;
 }
 
 /** Telesend, after a claim: what the customer's SMS code is good for. */

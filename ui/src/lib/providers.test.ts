@@ -50,6 +50,17 @@ describe('provider facts', () => {
     }
   });
 
+  it('Pesapal asks for a consumer key (typed visibly) and a blind consumer secret, under the end-to-end ids', () => {
+    expect(providerForm('pesapal')).toEqual({
+      fields: [
+        { key: 'consumer_key', label: 'Consumer key', id: 'pp-consumer-key', secret: false },
+        { key: 'consumer_secret', label: 'Consumer secret', id: 'pp-consumer-secret', secret: true },
+      ],
+      saveId: 'pp-save-credentials',
+      statusId: 'pp-credentials-status',
+    });
+  });
+
   it('names providers, falling back to the known names, then the id', () => {
     const list = [
       { id: 'pesavoucher', name: 'PesaVoucher' },
@@ -59,10 +70,12 @@ describe('provider facts', () => {
     expect(providerName(list, 'telesend')).toBe('Telesend');
     expect(providerName(list, 'giftpesa')).toBe('GiftPesa');
     expect(providerName([], 'giftpesa')).toBe('GiftPesa');
+    expect(providerName([], 'pesapal')).toBe('Pesapal');
     expect(providerName(list, 'other')).toBe('other');
   });
 
-  it('Alt+3 picks the third tab', () => {
+  it('Alt+3 and Alt+4 pick the third and fourth tab', () => {
     expect(providerTabIndex(key({ altKey: true, key: '3', code: 'Digit3' }))).toBe(2);
+    expect(providerTabIndex(key({ altKey: true, key: '4', code: 'Digit4' }))).toBe(3);
   });
 });

@@ -39,6 +39,14 @@ const FORMS: Record<string, ProviderForm> = {
     saveId: 'gp-save-credentials',
     statusId: 'gp-credentials-status',
   },
+  pesapal: {
+    fields: [
+      { key: 'consumer_key', label: 'Consumer key', id: 'pp-consumer-key', secret: false },
+      { key: 'consumer_secret', label: 'Consumer secret', id: 'pp-consumer-secret', secret: true },
+    ],
+    saveId: 'pp-save-credentials',
+    statusId: 'pp-credentials-status',
+  },
 };
 
 /** Unknown providers still get a form, but the backend decides what is accepted. */
@@ -77,6 +85,7 @@ const KNOWN_NAMES: Record<string, string> = {
   pesavoucher: 'PesaVoucher',
   telesend: 'Telesend',
   giftpesa: 'GiftPesa',
+  pesapal: 'Pesapal',
 };
 
 /** Name to show for a provider id, e.g. in the recent list. */
