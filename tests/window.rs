@@ -161,6 +161,14 @@ async fn a_cashier_redeems_a_voucher_once_through_the_window() {
     assert_eq!(events.iter().filter(|e| *e == "redeem_attempt").count(), 1);
 }
 
+/// Follows a link in the checkout page from script: the page then navigates
+/// to the callback URL and its window closes, and a WebDriver click would
+/// wait on a navigation in a window that no longer exists.
+async fn follow_link(c: &Client, css: &str) {
+    wait_for(c, css).await;
+    c.execute(&format!("setTimeout(() => document.querySelector({css:?}).click(), 0)"), vec![]).await.unwrap();
+}
+
 /// Polls `probe` until it yields a value: for what WebDriver offers no wait on
 /// (a new window appearing).
 async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
@@ -265,8 +273,8 @@ async fn a_cashier_redeems_a_giftpesa_balance_at_the_till() {
 }
 
 /// A Pesapal checkout: the payment page opens in its own window that can
-/// call no command, the QR code is on the cashier screen, and paying in
-/// the window ends on the success screen.
+/// call no command, the QR code is on the cashier screen, paying in the
+/// window ends on the success screen, and a declined card says so plainly.
 #[tokio::test]
 async fn a_pesapal_checkout_is_paid_in_a_window_without_ipc() {
     let till = Till::new("environment = \"training\"\n\n[receipt]\nprint = false\n");
@@ -304,22 +312,44 @@ async fn a_pesapal_checkout_is_paid_in_a_window_without_ipc() {
         .unwrap();
     let ipc = ipc.as_str().unwrap_or_default().to_string();
     assert!(!ipc.contains("ALLOWED"), "the checkout page reached a command: {ipc}");
-    wait_for(&c, "#pay").await.click().await.unwrap();
+    follow_link(&c, "#pay").await;
 
     // Paying lands on the callback URL, which the app catches: the window
     // closes and the cashier screen shows the payment.
-    c.switch_to_window(main).await.unwrap();
+    c.switch_to_window(main.clone()).await.unwrap();
     wait_for(&c, "#redeem-success").await;
     assert_eq!(text(&c, "#success-message").await, "KES 1,500.00 paid: hand over the goods");
     assert!(!text(&c, "#pp-confirmation").await.is_empty());
     screenshot(&c, "pesapal-success.png").await;
     let handles = c.windows().await.unwrap();
     assert_eq!(handles.len(), 1, "the checkout window closed");
+
+    // The next customer's card is declined: a clear message, and the form back.
+    wait_for(&c, "#next-customer").await.click().await.unwrap();
+    wait_for(&c, "#pesapal-panel[data-step='form']").await;
+    wait_for(&c, "#pp-amount").await.send_keys("90").await.unwrap();
+    wait_for(&c, "#pp-description").await.send_keys("Bread").await.unwrap();
+    wait_for(&c, "#pp-email").await.send_keys("mteja@example.com\u{E039}").await.unwrap();
+    wait_for(&c, "#pesapal-panel[data-step='waiting']").await;
+    let checkout = eventually("the second checkout window", || async {
+        c.windows().await.unwrap().into_iter().find(|h| *h != main)
+    })
+    .await;
+    c.switch_to_window(checkout).await.unwrap();
+    follow_link(&c, "#fail").await;
+    c.switch_to_window(main.clone()).await.unwrap();
+    wait_for(&c, "#pp-error[data-code='payment_failed']").await;
+    assert!(text(&c, "#pp-error").await.contains("Payment failed"));
     c.close().await.unwrap();
     drop(driver);
     let db = till.db();
-    let (state, operation): (String, String) =
-        db.query_row("SELECT state, operation FROM transactions", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    assert_eq!((state.as_str(), operation.as_str()), ("completed", "checkout"));
+    let rows: Vec<(String, String)> = db
+        .prepare("SELECT state, operation FROM transactions ORDER BY created_at")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [("completed".into(), "checkout".into()), ("failed".into(), "checkout".into())]);
     eprintln!("checkout page IPC probe: {ipc}");
 }
