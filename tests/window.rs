@@ -15,6 +15,14 @@ use support::{Till, artifacts_dir, free_port, kaunta_bin, wait_for_port};
 const CODE: &str = "NLV-DTUMJQ6ILG9WNISE";
 const UI_WAIT: Duration = Duration::from_secs(15);
 
+/// A whole window test may take this long: a WebDriver call that never
+/// returns fails the test instead of stalling the run.
+const TEST_DEADLINE: Duration = Duration::from_secs(180);
+
+async fn deadline(test: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(TEST_DEADLINE, test).await.expect("the window test finished within its deadline");
+}
+
 struct Driver {
     child: Child,
     port: u16,
@@ -94,6 +102,7 @@ async fn scan(c: &Client, code: &str) {
 
 #[tokio::test]
 async fn a_cashier_redeems_a_voucher_once_through_the_window() {
+    deadline(async {
     let till = Till::new(
         "environment = \"training\"\nstore_name = \"Duka la Mama Njeri\"\ntill_id = \"TILL-3\"\n\n[receipt]\nprint = true\nprinter = \"PDF\"\n",
     );
@@ -159,6 +168,8 @@ async fn a_cashier_redeems_a_voucher_once_through_the_window() {
         assert!(events.iter().any(|e| e == expected), "{expected} missing from {events:?}");
     }
     assert_eq!(events.iter().filter(|e| *e == "redeem_attempt").count(), 1);
+    })
+    .await
 }
 
 /// Follows a link in the checkout page from script: the page then navigates
@@ -196,80 +207,86 @@ async fn training_sms(c: &Client) -> String {
 
 #[tokio::test]
 async fn a_cashier_claims_and_redeems_part_of_a_telesend_gift() {
-    let till =
-        Till::new("environment = \"training\"\nstore_name = \"Addis Mini Market\"\n\n[receipt]\nprint = false\n");
-    let driver = Driver::start();
-    let c = driver.open(&till).await;
-    wait_for(&c, "#cashier-input").await.send_keys("Selam\u{E007}").await.unwrap();
-    wait_for(&c, "#tab-telesend").await.click().await.unwrap();
+    deadline(async {
+        let till =
+            Till::new("environment = \"training\"\nstore_name = \"Addis Mini Market\"\n\n[receipt]\nprint = false\n");
+        let driver = Driver::start();
+        let c = driver.open(&till).await;
+        wait_for(&c, "#cashier-input").await.send_keys("Selam\u{E007}").await.unwrap();
+        wait_for(&c, "#tab-telesend").await.click().await.unwrap();
 
-    // Claim part of the gift: code, amount, Enter.
-    wait_for(&c, "#telesend-panel[data-step='claim']").await;
-    wait_for(&c, "#gift-code").await.send_keys("ts-gift-2500").await.unwrap();
-    wait_for(&c, "#gift-amount").await.send_keys("500\u{E007}").await.unwrap();
-    wait_for(&c, "#telesend-panel[data-step='verify']").await;
-    assert!(text(&c, "#sms-status").await.contains("ETB 500.00"));
-    let sms = training_sms(&c).await;
+        // Claim part of the gift: code, amount, Enter.
+        wait_for(&c, "#telesend-panel[data-step='claim']").await;
+        wait_for(&c, "#gift-code").await.send_keys("ts-gift-2500").await.unwrap();
+        wait_for(&c, "#gift-amount").await.send_keys("500\u{E007}").await.unwrap();
+        wait_for(&c, "#telesend-panel[data-step='verify']").await;
+        assert!(text(&c, "#sms-status").await.contains("ETB 500.00"));
+        let sms = training_sms(&c).await;
 
-    // A wrong code is refused and can be retyped.
-    let wrong = if sms == "000000" { "111111" } else { "000000" };
-    wait_for(&c, "#verification-code").await.send_keys(&format!("{wrong}\u{E007}")).await.unwrap();
-    wait_for(&c, "#gift-error[data-code='wrong_verification_code']").await;
-    wait_for(&c, "#telesend-panel[data-step='verify']").await;
-    screenshot(&c, "telesend-verify.png").await;
-    let field = wait_for(&c, "#verification-code").await;
-    field.send_keys(&format!("{sms}\u{E007}\u{E007}")).await.unwrap();
+        // A wrong code is refused and can be retyped.
+        let wrong = if sms == "000000" { "111111" } else { "000000" };
+        wait_for(&c, "#verification-code").await.send_keys(&format!("{wrong}\u{E007}")).await.unwrap();
+        wait_for(&c, "#gift-error[data-code='wrong_verification_code']").await;
+        wait_for(&c, "#telesend-panel[data-step='verify']").await;
+        screenshot(&c, "telesend-verify.png").await;
+        let field = wait_for(&c, "#verification-code").await;
+        field.send_keys(&format!("{sms}\u{E007}\u{E007}")).await.unwrap();
 
-    wait_for(&c, "#redeem-success").await;
-    assert_eq!(text(&c, "#success-message").await, "ETB 500.00 redeemed: hand over the goods");
-    let receipt = text(&c, "#receipt-status").await;
-    assert!(receipt.contains(".pdf"), "{receipt}");
-    screenshot(&c, "telesend-success.png").await;
-    c.close().await.unwrap();
-    drop(driver);
+        wait_for(&c, "#redeem-success").await;
+        assert_eq!(text(&c, "#success-message").await, "ETB 500.00 redeemed: hand over the goods");
+        let receipt = text(&c, "#receipt-status").await;
+        assert!(receipt.contains(".pdf"), "{receipt}");
+        screenshot(&c, "telesend-success.png").await;
+        c.close().await.unwrap();
+        drop(driver);
 
-    let db = till.db();
-    let states: Vec<String> = db
-        .prepare("SELECT state FROM transactions WHERE voucher_code = 'TS-GIFT-2500' ORDER BY created_at")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(states, ["failed", "completed"], "one wrong code, one redemption");
-    let amount: i64 =
-        db.query_row("SELECT amount_minor FROM transactions WHERE state = 'completed'", [], |r| r.get(0)).unwrap();
-    assert_eq!(amount, 50_000);
+        let db = till.db();
+        let states: Vec<String> = db
+            .prepare("SELECT state FROM transactions WHERE voucher_code = 'TS-GIFT-2500' ORDER BY created_at")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(states, ["failed", "completed"], "one wrong code, one redemption");
+        let amount: i64 =
+            db.query_row("SELECT amount_minor FROM transactions WHERE state = 'completed'", [], |r| r.get(0)).unwrap();
+        assert_eq!(amount, 50_000);
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_cashier_redeems_a_giftpesa_balance_at_the_till() {
-    let till = Till::new("environment = \"training\"\n\n[receipt]\nprint = false\n");
-    let driver = Driver::start();
-    let c = driver.open(&till).await;
-    wait_for(&c, "#cashier-input").await.send_keys("Baraka\u{E007}").await.unwrap();
-    wait_for(&c, "#tab-giftpesa").await.click().await.unwrap();
-    wait_for(&c, "#giftpesa-panel[data-step='form']").await;
-    assert!(text(&c, "#gp-till").await.contains("123456"));
+    deadline(async {
+        let till = Till::new("environment = \"training\"\n\n[receipt]\nprint = false\n");
+        let driver = Driver::start();
+        let c = driver.open(&till).await;
+        wait_for(&c, "#cashier-input").await.send_keys("Baraka\u{E007}").await.unwrap();
+        wait_for(&c, "#tab-giftpesa").await.click().await.unwrap();
+        wait_for(&c, "#giftpesa-panel[data-step='form']").await;
+        assert!(text(&c, "#gp-till").await.contains("123456"));
 
-    // Enter walks the fields; a bad amount is refused and the form stays filled.
-    wait_for(&c, "#gp-name").await.send_keys("Jane Doe\u{E007}").await.unwrap();
-    wait_for(&c, "#gp-phone").await.send_keys("0720 123 456\u{E007}").await.unwrap();
-    wait_for(&c, "#gp-amount").await.send_keys("99.50\u{E007}").await.unwrap();
-    wait_for(&c, "#gp-remarks").await.send_keys("Weekly shopping\u{E007}").await.unwrap();
-    wait_for(&c, "#gp-error[data-code='invalid_amount']").await;
-    assert!(till.states_of("254720123456").is_empty(), "refused before anything was written");
+        // Enter walks the fields; a bad amount is refused and the form stays filled.
+        wait_for(&c, "#gp-name").await.send_keys("Jane Doe\u{E007}").await.unwrap();
+        wait_for(&c, "#gp-phone").await.send_keys("0720 123 456\u{E007}").await.unwrap();
+        wait_for(&c, "#gp-amount").await.send_keys("99.50\u{E007}").await.unwrap();
+        wait_for(&c, "#gp-remarks").await.send_keys("Weekly shopping\u{E007}").await.unwrap();
+        wait_for(&c, "#gp-error[data-code='invalid_amount']").await;
+        assert!(till.states_of("254720123456").is_empty(), "refused before anything was written");
 
-    let amount = wait_for(&c, "#gp-amount").await;
-    amount.clear().await.unwrap();
-    amount.send_keys("400").await.unwrap();
-    wait_for(&c, "#gp-remarks").await.send_keys("\u{E039}\u{E039}").await.unwrap();
-    wait_for(&c, "#redeem-success").await;
-    assert_eq!(text(&c, "#success-message").await, "KES 400.00 redeemed: hand over the goods");
-    screenshot(&c, "giftpesa-success.png").await;
-    c.close().await.unwrap();
-    drop(driver);
-    assert_eq!(till.states_of("254720123456"), ["completed"]);
+        let amount = wait_for(&c, "#gp-amount").await;
+        amount.clear().await.unwrap();
+        amount.send_keys("400").await.unwrap();
+        wait_for(&c, "#gp-remarks").await.send_keys("\u{E039}\u{E039}").await.unwrap();
+        wait_for(&c, "#redeem-success").await;
+        assert_eq!(text(&c, "#success-message").await, "KES 400.00 redeemed: hand over the goods");
+        screenshot(&c, "giftpesa-success.png").await;
+        c.close().await.unwrap();
+        drop(driver);
+        assert_eq!(till.states_of("254720123456"), ["completed"]);
+    })
+    .await
 }
 
 /// A Pesapal checkout: the payment page opens in its own window that can
@@ -277,79 +294,82 @@ async fn a_cashier_redeems_a_giftpesa_balance_at_the_till() {
 /// window ends on the success screen, and a declined card says so plainly.
 #[tokio::test]
 async fn a_pesapal_checkout_is_paid_in_a_window_without_ipc() {
-    let till = Till::new("environment = \"training\"\n\n[receipt]\nprint = false\n");
-    let driver = Driver::start();
-    let c = driver.open(&till).await;
-    wait_for(&c, "#cashier-input").await.send_keys("Wanjiru\u{E007}").await.unwrap();
-    let main = c.window().await.unwrap();
-    wait_for(&c, "#tab-pesapal").await.click().await.unwrap();
-    wait_for(&c, "#pesapal-panel[data-step='form']").await;
-    wait_for(&c, "#pp-amount").await.send_keys("1500").await.unwrap();
-    wait_for(&c, "#pp-description").await.send_keys("Shoes").await.unwrap();
-    wait_for(&c, "#pp-phone").await.send_keys("0723456456").await.unwrap();
-    wait_for(&c, "#pp-phone").await.send_keys("\u{E039}").await.unwrap();
-    wait_for(&c, "#pesapal-panel[data-step='waiting']").await;
-    let cells = c.find_all(Locator::Css("#pp-qr rect")).await.unwrap();
-    assert!(cells.len() > 100, "a QR code is drawn ({} cells)", cells.len());
-    screenshot(&c, "pesapal-waiting.png").await;
+    deadline(async {
+        let till = Till::new("environment = \"training\"\n\n[receipt]\nprint = false\n");
+        let driver = Driver::start();
+        let c = driver.open(&till).await;
+        wait_for(&c, "#cashier-input").await.send_keys("Wanjiru\u{E007}").await.unwrap();
+        let main = c.window().await.unwrap();
+        wait_for(&c, "#tab-pesapal").await.click().await.unwrap();
+        wait_for(&c, "#pesapal-panel[data-step='form']").await;
+        wait_for(&c, "#pp-amount").await.send_keys("1500").await.unwrap();
+        wait_for(&c, "#pp-description").await.send_keys("Shoes").await.unwrap();
+        wait_for(&c, "#pp-phone").await.send_keys("0723456456").await.unwrap();
+        wait_for(&c, "#pp-phone").await.send_keys("\u{E039}").await.unwrap();
+        wait_for(&c, "#pesapal-panel[data-step='waiting']").await;
+        let cells = c.find_all(Locator::Css("#pp-qr rect")).await.unwrap();
+        assert!(cells.len() > 100, "a QR code is drawn ({} cells)", cells.len());
+        screenshot(&c, "pesapal-waiting.png").await;
 
-    // The checkout window: a remote page with no access to any command.
-    let checkout = eventually("the checkout window to open", || async {
-        c.windows().await.unwrap().into_iter().find(|h| *h != main)
-    })
-    .await;
-    c.switch_to_window(checkout).await.unwrap();
-    wait_for(&c, "#pay").await;
-    let ipc = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
+        // The checkout window: a remote page with no access to any command.
+        let checkout = eventually("the checkout window to open", || async {
+            c.windows().await.unwrap().into_iter().find(|h| *h != main)
+        })
+        .await;
+        c.switch_to_window(checkout).await.unwrap();
+        wait_for(&c, "#pay").await;
+        let ipc = c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
              const internals = window.__TAURI_INTERNALS__;
              if (!internals || typeof internals.invoke !== 'function') { done('no internals'); return; }
              internals.invoke('app_info').then(() => done('ALLOWED'), (e) => done('denied: ' + e));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let ipc = ipc.as_str().unwrap_or_default().to_string();
-    assert!(!ipc.contains("ALLOWED"), "the checkout page reached a command: {ipc}");
-    follow_link(&c, "#pay").await;
+                vec![],
+            )
+            .await
+            .unwrap();
+        let ipc = ipc.as_str().unwrap_or_default().to_string();
+        assert!(!ipc.contains("ALLOWED"), "the checkout page reached a command: {ipc}");
+        follow_link(&c, "#pay").await;
 
-    // Paying lands on the callback URL, which the app catches: the window
-    // closes and the cashier screen shows the payment.
-    c.switch_to_window(main.clone()).await.unwrap();
-    wait_for(&c, "#redeem-success").await;
-    assert_eq!(text(&c, "#success-message").await, "KES 1,500.00 paid: hand over the goods");
-    assert!(!text(&c, "#pp-confirmation").await.is_empty());
-    screenshot(&c, "pesapal-success.png").await;
-    let handles = c.windows().await.unwrap();
-    assert_eq!(handles.len(), 1, "the checkout window closed");
+        // Paying lands on the callback URL, which the app catches: the window
+        // closes and the cashier screen shows the payment.
+        c.switch_to_window(main.clone()).await.unwrap();
+        wait_for(&c, "#redeem-success").await;
+        assert_eq!(text(&c, "#success-message").await, "KES 1,500.00 paid: hand over the goods");
+        assert!(!text(&c, "#pp-confirmation").await.is_empty());
+        screenshot(&c, "pesapal-success.png").await;
+        let handles = c.windows().await.unwrap();
+        assert_eq!(handles.len(), 1, "the checkout window closed");
 
-    // The next customer's card is declined: a clear message, and the form back.
-    wait_for(&c, "#next-customer").await.click().await.unwrap();
-    wait_for(&c, "#pesapal-panel[data-step='form']").await;
-    wait_for(&c, "#pp-amount").await.send_keys("90").await.unwrap();
-    wait_for(&c, "#pp-description").await.send_keys("Bread").await.unwrap();
-    wait_for(&c, "#pp-email").await.send_keys("mteja@example.com\u{E039}").await.unwrap();
-    wait_for(&c, "#pesapal-panel[data-step='waiting']").await;
-    let checkout = eventually("the second checkout window", || async {
-        c.windows().await.unwrap().into_iter().find(|h| *h != main)
+        // The next customer's card is declined: a clear message, and the form back.
+        wait_for(&c, "#next-customer").await.click().await.unwrap();
+        wait_for(&c, "#pesapal-panel[data-step='form']").await;
+        wait_for(&c, "#pp-amount").await.send_keys("90").await.unwrap();
+        wait_for(&c, "#pp-description").await.send_keys("Bread").await.unwrap();
+        wait_for(&c, "#pp-email").await.send_keys("mteja@example.com\u{E039}").await.unwrap();
+        wait_for(&c, "#pesapal-panel[data-step='waiting']").await;
+        let checkout = eventually("the second checkout window", || async {
+            c.windows().await.unwrap().into_iter().find(|h| *h != main)
+        })
+        .await;
+        c.switch_to_window(checkout).await.unwrap();
+        follow_link(&c, "#fail").await;
+        c.switch_to_window(main.clone()).await.unwrap();
+        wait_for(&c, "#pp-error[data-code='payment_failed']").await;
+        assert!(text(&c, "#pp-error").await.contains("Payment failed"));
+        c.close().await.unwrap();
+        drop(driver);
+        let db = till.db();
+        let rows: Vec<(String, String)> = db
+            .prepare("SELECT state, operation FROM transactions ORDER BY created_at")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [("completed".into(), "checkout".into()), ("failed".into(), "checkout".into())]);
+        eprintln!("checkout page IPC probe: {ipc}");
     })
-    .await;
-    c.switch_to_window(checkout).await.unwrap();
-    follow_link(&c, "#fail").await;
-    c.switch_to_window(main.clone()).await.unwrap();
-    wait_for(&c, "#pp-error[data-code='payment_failed']").await;
-    assert!(text(&c, "#pp-error").await.contains("Payment failed"));
-    c.close().await.unwrap();
-    drop(driver);
-    let db = till.db();
-    let rows: Vec<(String, String)> = db
-        .prepare("SELECT state, operation FROM transactions ORDER BY created_at")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(rows, [("completed".into(), "checkout".into()), ("failed".into(), "checkout".into())]);
-    eprintln!("checkout page IPC probe: {ipc}");
+    .await
 }

@@ -108,7 +108,7 @@ async fn the_provider_is_known_by_its_documented_addresses() {
     let p: ProviderId = "pesapal".parse().unwrap();
     assert_eq!(p, ProviderId::Pesapal);
     assert!(ProviderId::ALL.contains(&p));
-    assert_eq!((p.as_str(), p.display_name(), p.reference_label()), ("pesapal", "Pesapal", "Confirmation"));
+    assert_eq!((p.as_str(), p.display_name(), p.reference_label()), ("pesapal", "Pesapal", "Pesapal order"));
     assert_eq!(p.sandbox_url(), Some("https://cybqa.pesapal.com/pesapalv3"));
     assert_eq!(p.live_url(), Some("https://pay.pesapal.com/v3"));
     assert_eq!(serde_json::to_string(&p).unwrap(), "\"pesapal\"");

@@ -46,11 +46,14 @@ async fn a_checkout_is_paid_confirmed_and_recorded_once() {
     // A second report (callback, IPN, another poll) records nothing new.
     let again = t.till.pesapal_status("Amina", &started.transaction_id).await.unwrap();
     assert_eq!(again.state, "completed");
-    let outcomes: i64 = rusqlite::Connection::open(t.till.ledger().path())
-        .unwrap()
-        .query_row("SELECT COUNT(*) FROM audit_log WHERE event = 'checkout_outcome'", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(outcomes, 1);
+    let count = |event: &str| -> i64 {
+        rusqlite::Connection::open(t.till.ledger().path())
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM audit_log WHERE event = ?1", [event], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count("checkout_outcome"), 1);
+    assert_eq!(count("receipt_printed"), 1, "one receipt however often the payment is reported");
 }
 
 #[tokio::test]
@@ -87,7 +90,8 @@ async fn a_lost_order_answer_takes_no_payment_and_fails() {
     let t = till().await;
     t.till.simulators().unwrap().pesapal.faults.inject("SubmitOrderRequest", Fault::DropAfterApply);
     let e = t.till.checkout_pesapal("Amina", &input("300")).await.unwrap_err();
-    assert_eq!(e.code(), "provider_error", "{e:?}");
+    assert_eq!(e.code(), "checkout_not_created", "{e:?}");
+    assert!(e.to_string().contains("No payment was taken; you can try again"), "{e}");
     let row = &t.till.ledger().recent(1).unwrap()[0];
     assert_eq!(row.state, State::Failed);
     assert!(row.outcome_message.as_deref().unwrap().contains("No payment was taken"));

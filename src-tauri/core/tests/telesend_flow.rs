@@ -39,6 +39,7 @@ async fn claim_verify_and_redeem_part_of_a_gift() {
             "redeem_outcome:failure",
             "redeem_attempt:info",
             "redeem_outcome:success",
+            "claim_redeemed:info",
             "receipt_printed:success"
         ]
     );

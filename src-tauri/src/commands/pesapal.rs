@@ -67,6 +67,13 @@ pub async fn pesapal_stop_waiting<R: Runtime>(
     transaction_id: String,
 ) -> CommandResult<()> {
     let cashier = signed_in(&state)?;
+    // The id lands in the audit log: only one of our own transaction ids will do.
+    let lookup = transaction_id.clone();
+    let known = transaction_id.len() == 36
+        && state.till.db(move |l| l.transaction(&lookup)).await.map_err(|e| e.to_public())?.is_some();
+    if !known {
+        return Err(public("not_found", "No such checkout"));
+    }
     checkout::close(&app);
     let entry = AuditEntry {
         provider: Some("pesapal".into()),

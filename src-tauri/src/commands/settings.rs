@@ -6,9 +6,14 @@ use tauri::State;
 use super::{CommandResult, provider, signed_in};
 use crate::AppState;
 
+/// Keyring calls go over D-Bus and may wait on an unlock prompt: never on
+/// the main thread or an async worker.
 #[tauri::command]
-pub fn credentials_status(state: State<'_, AppState>) -> Vec<CredentialStatus> {
-    state.till.credential_status()
+pub async fn credentials_status(state: State<'_, AppState>) -> CommandResult<Vec<CredentialStatus>> {
+    let till = state.till.clone();
+    tokio::task::spawn_blocking(move || till.credential_status())
+        .await
+        .map_err(|e| super::public("internal", e.to_string()))
 }
 
 /// Saves credentials in the keyring; the answer is the status list, never
@@ -23,5 +28,8 @@ pub async fn set_credentials(
     let actor = signed_in(&state)?;
     let json = serde_json::to_value(values).expect("a string map is JSON");
     state.till.set_credentials(id, json, &actor).await.map_err(|e| e.to_public())?;
-    Ok(state.till.credential_status())
+    let till = state.till.clone();
+    tokio::task::spawn_blocking(move || till.credential_status())
+        .await
+        .map_err(|e| super::public("internal", e.to_string()))
 }

@@ -18,6 +18,11 @@ pub fn client(request_timeout: Duration) -> reqwest::Client {
         // Providers are reached directly; a proxy from the environment would
         // be a place for credentials to leak.
         .no_proxy()
+        // A redirect would carry our key headers to another host (reqwest
+        // strips only Authorization), possibly over plain http, and turn a
+        // POST into a GET: a provider answering 3xx is an answer to classify,
+        // never a place to follow.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a reqwest client with static settings always builds")
 }

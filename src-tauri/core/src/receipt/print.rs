@@ -20,7 +20,19 @@ pub async fn print(path: &Path, printer: Option<&str>, height_mm: Option<f32>) -
     }
     cmd.arg("--").arg(path);
     let shown = path.display().to_string();
-    match cmd.output().await {
+    // A hung print service must not keep the cashier from the result.
+    let output = match tokio::time::timeout(std::time::Duration::from_secs(10), cmd.output()).await {
+        Ok(output) => output,
+        Err(_) => {
+            return Delivery {
+                path: shown,
+                printed: false,
+                printer: printer.map(str::to_string),
+                print_error: Some("the printer did not answer within 10 seconds; the receipt was saved".into()),
+            };
+        }
+    };
+    match output {
         Ok(out) if out.status.success() => Delivery {
             path: shown,
             printed: true,

@@ -55,6 +55,9 @@ impl Till {
             return Err(invalid("invalid_name", "Type the customer's name"));
         }
         let phone = Msisdn::parse(&input.phone)?;
+        if phone.country() != crate::phone::Country::Kenya {
+            return Err(invalid("invalid_phone", "GiftPesa takes a Kenyan phone number (07…, +2547…, 2547…)"));
+        }
         let amount = Money::parse(&input.amount, giftpesa::CURRENCY)?;
         // GiftPesa takes whole shillings: refuse cents instead of dropping them.
         amount.to_wire_whole_units()?;
@@ -63,13 +66,16 @@ impl Till {
             None => None,
         }
         .filter(|r| !r.is_empty());
+        let configured = self.giftpesa_till();
         let till_text = match input.till.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             Some(t) => t.to_string(),
-            None => self.giftpesa_till().ok_or_else(|| {
+            None => configured.clone().ok_or_else(|| {
                 invalid("till_missing", "No M-Pesa till number is set for GiftPesa: a manager must set it in Settings")
             })?,
         };
         let till = TillNumber::parse(&till_text)?;
+        // Money to another till than the store's is worth a line of its own in the log.
+        let overridden = configured.as_deref() != Some(till.as_str());
 
         let r = Redemption {
             provider: PROVIDER,
@@ -81,6 +87,22 @@ impl Till {
         };
         self.refuse_if_blocked(&r, false).await?;
         let client = self.giftpesa()?;
+        if overridden {
+            let note = format!(
+                "M-Pesa till {} instead of the configured {}",
+                till.as_str(),
+                configured.as_deref().unwrap_or("(none)")
+            );
+            self.audit(super::voucher_audit(
+                PROVIDER,
+                cashier,
+                "till_override",
+                crate::ledger::Outcome::Info,
+                &r.masked,
+                note,
+            ))
+            .await?;
+        }
         let intent = self.begin_redemption(&r).await?;
         let request = giftpesa::Redemption {
             transaction_id: &intent.id,

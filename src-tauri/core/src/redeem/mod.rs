@@ -238,7 +238,7 @@ impl Till {
             till_id: row.till_id.clone(),
             cashier: row.cashier.clone(),
             local_time: local_time(&row.updated_at),
-            title: "VOUCHER REDEEMED".into(),
+            title: if row.operation == "checkout" { "PAYMENT RECEIVED" } else { "VOUCHER REDEEMED" }.into(),
             provider: provider.map_or(row.provider.clone(), |p| p.display_name().to_string()),
             code_masked: row.code_masked.clone(),
             customer_name: row.customer_name.clone(),
@@ -374,7 +374,8 @@ pub(crate) fn redemption_result(row: TransactionRow, receipt: Option<Delivery>) 
         (State::Completed, Some(a)) => format!("{} {done}: hand over the goods", a.display),
         (State::Completed, None) => "Redeemed: hand over the goods".to_string(),
         (State::Unknown, _) => format!(
-            "Outcome unknown: do NOT hand over the goods yet. A manager must check this voucher. {}",
+            "Outcome unknown: do NOT hand over the goods yet. A manager must check this {}. {}",
+            if row.operation == "checkout" { "payment" } else { "voucher" },
             row.outcome_message.clone().unwrap_or_default()
         ),
         _ => row.outcome_message.clone().unwrap_or_default(),

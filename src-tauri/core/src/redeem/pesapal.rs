@@ -189,6 +189,9 @@ impl Till {
         let description = text(Some(&input.description), 100, "invalid_description", "The description")?
             .ok_or_else(|| invalid("invalid_description", "Describe what the customer is paying for"))?;
         let phone = input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(Msisdn::parse).transpose()?;
+        if phone.as_ref().is_some_and(|p| p.country() != crate::phone::Country::Kenya) {
+            return Err(invalid("invalid_phone", "Pesapal checkouts here take a Kenyan phone number (07…, +2547…)"));
+        }
         let email = email(input.email.as_deref())?;
         if phone.is_none() && email.is_none() {
             return Err(invalid("contact_missing", "Enter the customer's phone number or email address"));
@@ -258,7 +261,10 @@ impl Till {
                 let failed: Result<(), NoPaymentTaken> = Err(NoPaymentTaken(e));
                 self.finish_redemption(&r, &intent, &failed, |_| Finish::default()).await?;
                 let Err(NoPaymentTaken(e)) = failed else { unreachable!("built as an error above") };
-                Err(e.into())
+                Err(FlowError::Declined {
+                    code: "checkout_not_created",
+                    message: format!("The order could not be opened ({e}). No payment was taken; you can try again."),
+                })
             }
         }
     }
@@ -272,14 +278,14 @@ impl Till {
             return Err(FlowError::NoSuchTransaction);
         }
         if row.state.is_final() {
-            return Ok(self.status_of_row(row, None).await);
+            return Ok(self.status_of_row(row, None, false).await);
         }
         let Some(tracking) = row.provider_reference.clone() else {
-            return Ok(self.status_of_row(row, None).await);
+            return Ok(self.status_of_row(row, None, false).await);
         };
         let status = self.pesapal()?.transaction_status(&tracking).await?;
-        let row = self.settle_pesapal(actor, row, &status).await?;
-        Ok(self.status_of_row(row, Some(status)).await)
+        let (row, settled_now) = self.settle_pesapal(actor, row, &status).await?;
+        Ok(self.status_of_row(row, Some(status), settled_now).await)
     }
 
     /// Polls with a growing pause until the payment is final or `within` has
@@ -303,16 +309,18 @@ impl Till {
     }
 
     /// Records a final status once, after checking it belongs to this order.
+    /// Returns the row and whether this call moved it to a final state (only
+    /// then is a receipt printed: repeated reports print nothing).
     async fn settle_pesapal(
         &self,
         actor: &str,
         row: TransactionRow,
         status: &TransactionStatus,
-    ) -> Result<TransactionRow, FlowError> {
+    ) -> Result<(TransactionRow, bool), FlowError> {
         let expected = MoneyView::from_parts(row.amount_minor, row.currency.as_deref())
             .and_then(|m| Some(Money::new(m.minor, m.currency.parse().ok()?)));
         let (state, outcome, message, reference) = match status.status {
-            PaymentStatus::Invalid => return Ok(row),
+            PaymentStatus::Invalid => return Ok((row, false)),
             PaymentStatus::Completed => match expected.map(|e| status.confirms(&row.id, e)) {
                 Some(Ok(())) => (
                     State::Completed,
@@ -339,7 +347,7 @@ impl Till {
             }
         };
         if state == row.state {
-            return Ok(row);
+            return Ok((row, false));
         }
         let entry = AuditEntry {
             provider: Some(PROVIDER.as_str().into()),
@@ -353,20 +361,27 @@ impl Till {
         let finish = Finish { provider_reference: reference, message, ..Finish::default() };
         let id = row.id.clone();
         match self.db(move |l| l.finish(&id, state, &finish, &entry)).await {
-            Ok(row) => Ok(row),
+            Ok(row) => Ok((row, true)),
             // Another report (callback, poll, a second till) recorded it first.
             Err(FlowError::Ledger(LedgerError::AlreadyFinal { .. })) => {
                 let id = row.id.clone();
-                Ok(self.db(move |l| l.transaction(&id)).await?.unwrap_or(row))
+                Ok((self.db(move |l| l.transaction(&id)).await?.unwrap_or(row), false))
             }
             Err(e) => Err(e),
         }
     }
 
-    async fn status_of_row(&self, row: TransactionRow, status: Option<TransactionStatus>) -> CheckoutStatus {
+    /// The answer for the UI; the receipt prints only when `settled_now`.
+    async fn status_of_row(
+        &self,
+        row: TransactionRow,
+        status: Option<TransactionStatus>,
+        settled_now: bool,
+    ) -> CheckoutStatus {
         let state = row.state;
         let result = match state {
-            State::Completed => Some(self.conclude(row.clone()).await),
+            State::Completed if settled_now => Some(self.conclude(row.clone()).await),
+            State::Completed => Some(redemption_result(row.clone(), None)),
             State::Unknown => Some(redemption_result(row.clone(), None)),
             _ => None,
         };
@@ -391,7 +406,10 @@ impl Till {
     pub(crate) async fn pesapal_verdict(&self, row: &TransactionRow) -> Option<TransactionRow> {
         let tracking = row.provider_reference.clone()?;
         let status = self.pesapal().ok()?.transaction_status(&tracking).await.ok()?;
-        let settled = self.settle_pesapal("system", row.clone(), &status).await.ok()?;
+        let (settled, settled_now) = self.settle_pesapal("system", row.clone(), &status).await.ok()?;
+        if settled_now && settled.state == State::Completed {
+            self.print_receipt(&settled, false).await;
+        }
         settled.state.is_final().then_some(settled)
     }
 

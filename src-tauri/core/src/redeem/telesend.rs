@@ -165,7 +165,9 @@ impl Till {
         };
         if let (Some(end), Some(claim)) = (claim_over, &claim) {
             let id = claim.id.clone();
-            self.db(move |l| l.end_claim(&id, end, None)).await?;
+            let event = if end == ClaimEnd::Redeemed { "claim_redeemed" } else { "claim_closed" };
+            let entry = voucher_audit(PROVIDER, cashier, event, Outcome::Info, &code.masked(), "claim closed".into());
+            self.db(move |l| l.end_claim(&id, end, Some(&entry))).await?;
         }
         match answer {
             Err(e) if row.state == State::Failed => Err(e.into()),
