@@ -179,12 +179,52 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The most recent transactions.
+    /// Transactions, newest first. With no filter, the most recent ones (as
+    /// the cashier screen lists them). With a filter, --totals or --csv, the
+    /// manager's history: real business only unless --include-training (a
+    /// training till shows its training), recorded in the audit log.
     History {
+        /// Rows to list; --csv and --totals cover the whole filter.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// From this day (YYYY-MM-DD, the till's local day) or instant (RFC 3339), inclusive.
+        #[arg(long, value_name = "DATE")]
+        since: Option<kaunta_core::ledger::history::TimeBound>,
+        /// To this day, inclusive, or up to this instant (RFC 3339), exclusive.
+        #[arg(long, value_name = "DATE")]
+        until: Option<kaunta_core::ledger::history::TimeBound>,
+        /// pesavoucher, telesend, giftpesa or pesapal.
         #[arg(long)]
+        provider: Option<ProviderId>,
+        /// pending, completed, failed or unknown.
+        #[arg(long, value_parser = kaunta_core::ledger::history::parse_state)]
+        status: Option<kaunta_core::ledger::State>,
+        /// The cashier's name (any case).
+        #[arg(long)]
+        cashier: Option<String>,
+        /// The till id.
+        #[arg(long, value_name = "TILL_ID")]
+        till: Option<String>,
+        /// redeem, create_voucher, checkout or payout.
+        #[arg(long)]
+        operation: Option<kaunta_core::ledger::history::Operation>,
+        /// A fragment of a voucher code, phone, provider reference or transaction id.
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// Training transactions too (totalled apart from real business).
+        #[arg(long)]
+        include_training: bool,
+        /// The totals of the filter per currency, instead of the rows.
+        #[arg(long, conflicts_with = "csv")]
+        totals: bool,
+        /// Who is looking, for the audit log.
+        #[arg(long, default_value = "headless")]
+        manager: String,
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// Every row of the filter as CSV (RFC 4180) on standard output.
+        #[arg(long)]
+        csv: bool,
     },
     /// Ask providers about transactions whose outcome is unknown.
     Reconcile {
@@ -510,10 +550,54 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             }
             Ok(EXIT_OK)
         }
-        Command::History { limit, json } => {
+        Command::History {
+            limit,
+            since,
+            until,
+            provider,
+            status,
+            cashier,
+            till: till_id,
+            operation,
+            search,
+            include_training,
+            totals,
+            manager,
+            json,
+            csv,
+        } => {
+            let filter = kaunta_core::ledger::history::HistoryFilter {
+                since,
+                until,
+                provider,
+                state: status,
+                cashier,
+                till_id,
+                operation,
+                search,
+                include_training,
+            };
             let till = open(data_dir).await?;
             till.recover("system").await?;
-            let rows = till.recent(limit.clamp(1, 10_000)).await?;
+            if csv {
+                till.export_history_csv(&manager, filter, std::io::stdout(), 0, |_| {}).await?;
+                return Ok(EXIT_OK);
+            }
+            let rows = if filter == Default::default() && !totals {
+                till.recent(limit.clamp(1, 10_000)).await?
+            } else {
+                let page = till.history(&manager, filter, None, limit.clamp(1, 10_000)).await?;
+                if totals {
+                    let totals = page.totals.unwrap_or_default();
+                    if json {
+                        print_json(&totals);
+                    } else {
+                        print_history_totals(&totals);
+                    }
+                    return Ok(EXIT_OK);
+                }
+                page.rows
+            };
             if json {
                 print_json(&rows);
             } else {
@@ -584,6 +668,29 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             Ok(EXIT_OK)
         }
     }
+}
+
+/// `KES redeem: 12 completed KES 14,500.50; 1 open KES 250.00; 2 failed`, per currency and operation.
+fn print_history_totals(totals: &kaunta_core::ledger::history::HistoryTotals) {
+    let money = |minor: i64, currency: Option<&str>| {
+        kaunta_core::till::MoneyView::from_parts(Some(minor), currency)
+            .map_or_else(|| format!("{} {minor} (minor units)", currency.unwrap_or("?")), |m| m.display)
+    };
+    for c in &totals.by_currency {
+        let currency = c.currency.as_deref();
+        println!(
+            "{} {}: {} completed {}; {} open {}; {} failed{}",
+            currency.unwrap_or("(no amount)"),
+            c.operation,
+            c.completed_count,
+            money(c.completed_minor, currency),
+            c.open_count,
+            money(c.open_minor, currency),
+            c.failed_count,
+            if c.training { " TRAINING" } else { "" }
+        );
+    }
+    println!("{} transaction(s)", totals.count);
 }
 
 /// Serves the simulators until interrupted; the first line of output is a

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod ledger;
 pub mod money;
 pub mod phone;

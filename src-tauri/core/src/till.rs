@@ -9,6 +9,8 @@ use serde::Serialize;
 
 use crate::config::{Config, Endpoint, Environment};
 use crate::error::FlowError;
+use crate::export::{self, ExportError, ExportSummary};
+use crate::ledger::history::{HistoryCursor, HistoryFilter, HistoryPage};
 use crate::ledger::{AuditEntry, Ledger, LedgerError, Outcome, TransactionRow, lease::Lease};
 use crate::money::{Currency, Money};
 use crate::providers::{ProviderId, giftpesa, pesapal, pesavoucher, telesend};
@@ -408,5 +410,74 @@ impl Till {
     pub async fn recent(&self, limit: u32) -> Result<Vec<TransactionView>, FlowError> {
         let rows = self.db(move |l| l.recent(limit)).await?;
         Ok(rows.into_iter().map(TransactionView::from).collect())
+    }
+
+    /// The filter as this till applies it: checked, and in training mode
+    /// with the training transactions (a training till has no other
+    /// business; its totals still keep them apart).
+    fn history_scope(&self, mut filter: HistoryFilter) -> Result<HistoryFilter, FlowError> {
+        filter.validate().map_err(|e| FlowError::Declined { code: "invalid_filter", message: e.to_string() })?;
+        filter.include_training |= self.is_training();
+        Ok(filter)
+    }
+
+    /// A page of the manager's history, newest first. The first page (no
+    /// cursor) brings the totals of the whole filter and records in the
+    /// audit log who viewed what; the pages after it continue that view.
+    pub async fn history(
+        &self,
+        actor: &str,
+        filter: HistoryFilter,
+        after: Option<HistoryCursor>,
+        limit: u32,
+    ) -> Result<HistoryPage<TransactionView>, FlowError> {
+        let actor = crate::redeem::require_cashier(actor)?.to_string();
+        let filter = self.history_scope(filter)?;
+        let page = self
+            .db(move |l| {
+                let mut page = l.history_page(&filter, after.as_ref(), limit)?;
+                if after.is_none() {
+                    page.totals = Some(l.history_totals(&filter)?);
+                    l.record(&AuditEntry {
+                        provider: filter.provider.map(|p| p.as_str().into()),
+                        ..AuditEntry::new(&actor, "history_viewed", Outcome::Success, filter.summary())
+                    })?;
+                }
+                Ok(page)
+            })
+            .await?;
+        Ok(page.map(TransactionView::from))
+    }
+
+    /// Writes the filter's transactions as CSV (see `export`), off the async
+    /// executor, and records the export, or its failure, in the audit log.
+    pub async fn export_history_csv<W: std::io::Write + Send + 'static>(
+        &self,
+        actor: &str,
+        filter: HistoryFilter,
+        out: W,
+        progress_every: u64,
+        progress: impl FnMut(u64) + Send + 'static,
+    ) -> Result<ExportSummary, FlowError> {
+        let actor = crate::redeem::require_cashier(actor)?.to_string();
+        let filter = self.history_scope(filter)?;
+        let written = self
+            .db(move |l| {
+                let written = export::history_csv(l, &filter, out, progress_every, progress);
+                let (outcome, details) = match &written {
+                    Ok(s) => (Outcome::Success, format!("{} rows as CSV; {}", s.rows, filter.summary())),
+                    Err(e) => (Outcome::Failure, format!("CSV export stopped: {e}; {}", filter.summary())),
+                };
+                l.record(&AuditEntry {
+                    provider: filter.provider.map(|p| p.as_str().into()),
+                    ..AuditEntry::new(&actor, "history_exported", outcome, details)
+                })?;
+                Ok(written)
+            })
+            .await?;
+        written.map_err(|e| match e {
+            ExportError::Ledger(e) => FlowError::Ledger(e),
+            ExportError::Write(message) => FlowError::Declined { code: "export_failed", message },
+        })
     }
 }

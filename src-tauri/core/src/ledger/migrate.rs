@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "transactions and audit log", include_str!("sql/001_init.sql")),
     (2, "verification claims", include_str!("sql/002_claims.sql")),
     (3, "checkouts and provider settings", include_str!("sql/003_checkouts.sql")),
+    (4, "history indexes and daily totals", include_str!("sql/004_history_indexes.sql")),
 ];
 
 fn checksum(sql: &str) -> String {

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod claims;
+pub mod history;
 pub mod lease;
 mod migrate;
 mod settings;

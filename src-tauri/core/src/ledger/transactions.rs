@@ -87,11 +87,19 @@ pub struct TransactionRow {
     pub owner: String,
 }
 
-const SELECT: &str = "SELECT id, created_at, updated_at, till_id, cashier, provider, operation, code_masked,
+/// The columns `read` expects, in its order (history.rs reads rows too).
+macro_rules! columns {
+    () => {
+        "id, created_at, updated_at, till_id, cashier, provider, operation, code_masked,
     amount_minor, currency, state, provider_reference, customer_name, outcome_message, training,
-    voucher_code, owner FROM transactions";
+    voucher_code, owner"
+    };
+}
 
-fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<TransactionRow> {
+pub(super) const COLUMNS: &str = columns!();
+const SELECT: &str = concat!("SELECT ", columns!(), " FROM transactions");
+
+pub(super) fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<TransactionRow> {
     Ok(TransactionRow {
         id: r.get(0)?,
         created_at: r.get(1)?,
