@@ -206,7 +206,7 @@ fn main() {
         "A redemption cannot cost less than two durable commits (the intent must be on disk before the \
          provider is called, the outcome after it answers): 2 × {} = {} at p99 on this disk. The ledger's \
          begin + finish adds {} at p50 above two bare commits ({} vs 2 × {}): the audit chain's head \
-         lookup, its SHA-256, the state check and the row read back.",
+         lookup and SHA-256, the state check, the schema's triggers (daily totals) and the row read back.",
         ms(commit.p99()),
         ms(two_commits),
         ms(overhead.p50().saturating_sub(commit.p50() * 2)),

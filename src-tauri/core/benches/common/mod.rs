@@ -91,6 +91,11 @@ pub fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
+/// Seconds to the millisecond, for figures judged against a budget in seconds.
+pub fn secs3(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
 /// Runs the same timed loop `n` times after `warmup` untimed rounds.
 pub fn sample(warmup: usize, n: usize, mut f: impl FnMut(usize)) -> Samples {
     for i in 0..warmup {
