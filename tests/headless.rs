@@ -127,8 +127,13 @@ fn credentials_go_to_the_keyring_and_nowhere_else() {
     let till = Till::new("environment = \"sandbox\"\n[receipt]\nprint = false\n");
     let service = keyring_service();
     let secret = "pv-secret-7d1f3a9c";
+    till.add_manager("Njeri");
     let set = |input: &str| {
-        till.run_with_input(&["credentials", "set", "pesavoucher"], &[("KAUNTA_KEYRING_SERVICE", &service)], input)
+        till.run_with_input(
+            &["credentials", "set", "pesavoucher", "--manager", "Njeri"],
+            &[("KAUNTA_KEYRING_SERVICE", &service)],
+            input,
+        )
     };
     let out = set(&json!({"api_key": "pv-key-51c2", "api_secret": secret}).to_string());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -246,6 +251,15 @@ async fn telesend_claim_and_redeem_across_processes() {
     let (code, open) = till.run_json(&["reconcile", "--json"]);
     assert_eq!(code, 3, "Telesend outcomes cannot be queried: still open");
     assert_eq!(open["still_open"][0]["id"], id);
+    till.add_manager("Njeri");
+    // A wrong PIN is refused (exit 1) and changes nothing.
+    let wrong = till
+        .command(&["resolve", id, "--as", "completed", "--reason", "portal shows it paid", "--manager", "Njeri"])
+        .env("KAUNTA_MANAGER_PIN", "0000")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1), "{}", String::from_utf8_lossy(&wrong.stderr));
+    assert_eq!(till.states_of("TS-ANON-500").last().map(String::as_str), Some("unknown"));
     let (code, resolved) = till.run_json(&[
         "resolve",
         id,

@@ -84,13 +84,31 @@ async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
 /// The element's text content, whitespace folded. (WebKitWebDriver's
 /// "visible text" comes back empty for `overflow: hidden` elements.)
 async fn text(c: &Client, css: &str) -> String {
-    let raw = wait_for(c, css).await.prop("textContent").await.unwrap().unwrap_or_default();
-    raw.split_whitespace().collect::<Vec<_>>().join(" ")
+    // Svelte may replace the node between finding it and reading it: find it again.
+    for _ in 0..20 {
+        match wait_for(c, css).await.prop("textContent").await {
+            Ok(raw) => return raw.unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" "),
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference => {}
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+    panic!("{css} kept being replaced")
 }
 
 async fn screenshot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     std::fs::write(artifacts_dir().join(name), png).unwrap();
+}
+
+const PIN: &str = "4821";
+
+/// A new till opens on "create the first manager": `name` becomes it and is signed in.
+async fn create_first_manager(c: &Client, name: &str) {
+    wait_for(c, "#cashier-input").await.send_keys(name).await.unwrap();
+    c.find(Locator::Css("#pin-input")).await.unwrap().send_keys(PIN).await.unwrap();
+    c.find(Locator::Css("#pin-confirm")).await.unwrap().send_keys(&format!("{PIN}\u{E007}")).await.unwrap();
+    wait_for(c, "#cashier-name").await;
 }
 
 /// Types into the voucher field as a barcode scanner does: the code, then Enter.
@@ -111,7 +129,7 @@ async fn a_cashier_redeems_a_voucher_once_through_the_window() {
 
     // Sign in.
     wait_for(&c, "#training-badge").await;
-    wait_for(&c, "#cashier-input").await.send_keys("Amina Wanjiku\u{E007}").await.unwrap();
+    create_first_manager(&c, "Amina Wanjiku").await;
     assert_eq!(text(&c, "#cashier-name").await, "Amina Wanjiku");
     assert_eq!(text(&c, "#store-name").await, "Duka la Mama Njeri");
 
@@ -212,7 +230,7 @@ async fn a_cashier_claims_and_redeems_part_of_a_telesend_gift() {
             Till::new("environment = \"training\"\nstore_name = \"Addis Mini Market\"\n\n[receipt]\nprint = false\n");
         let driver = Driver::start();
         let c = driver.open(&till).await;
-        wait_for(&c, "#cashier-input").await.send_keys("Selam\u{E007}").await.unwrap();
+        create_first_manager(&c, "Selam").await;
         wait_for(&c, "#tab-telesend").await.click().await.unwrap();
 
         // Claim part of the gift: code, amount, Enter.
@@ -262,7 +280,7 @@ async fn a_cashier_redeems_a_giftpesa_balance_at_the_till() {
         let till = Till::new("environment = \"training\"\n\n[receipt]\nprint = false\n");
         let driver = Driver::start();
         let c = driver.open(&till).await;
-        wait_for(&c, "#cashier-input").await.send_keys("Baraka\u{E007}").await.unwrap();
+        create_first_manager(&c, "Baraka").await;
         wait_for(&c, "#tab-giftpesa").await.click().await.unwrap();
         wait_for(&c, "#giftpesa-panel[data-step='form']").await;
         assert!(text(&c, "#gp-till").await.contains("123456"));
@@ -298,7 +316,7 @@ async fn a_pesapal_checkout_is_paid_in_a_window_without_ipc() {
         let till = Till::new("environment = \"training\"\n\n[receipt]\nprint = false\n");
         let driver = Driver::start();
         let c = driver.open(&till).await;
-        wait_for(&c, "#cashier-input").await.send_keys("Wanjiru\u{E007}").await.unwrap();
+        create_first_manager(&c, "Wanjiru").await;
         let main = c.window().await.unwrap();
         wait_for(&c, "#tab-pesapal").await.click().await.unwrap();
         wait_for(&c, "#pesapal-panel[data-step='form']").await;
@@ -370,6 +388,113 @@ async fn a_pesapal_checkout_is_paid_in_a_window_without_ipc() {
             .unwrap();
         assert_eq!(rows, [("completed".into(), "checkout".into()), ("failed".into(), "checkout".into())]);
         eprintln!("checkout page IPC probe: {ipc}");
+    })
+    .await
+}
+
+/// Types `keys` into the element at `css`.
+async fn type_into(c: &Client, css: &str, keys: &str) {
+    wait_for(c, css).await.send_keys(keys).await.unwrap();
+}
+
+/// Presses keys wherever the focus is, as a person at the keyboard does.
+async fn press(c: &Client, keys: &str) {
+    c.active_element().await.unwrap().send_keys(keys).await.unwrap();
+}
+
+/// F3, then the manager's PIN in the approval dialog: the back office opens.
+async fn open_back_office(c: &Client, pin: &str) {
+    press(c, "\u{E033}").await;
+    type_into(c, "#manager-pin-input", &format!("{pin}\u{E007}")).await;
+    wait_for(c, "#back-office").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manager_adds_a_cashier_and_sends_a_refund_from_the_back_office() {
+    deadline(async {
+        let till = Till::new("store_name = \"Duka la Mama Njeri\"\n[receipt]\nprint = false\n");
+        let driver = Driver::start();
+        let c = driver.open(&till).await;
+        create_first_manager(&c, "Njeri").await;
+        screenshot(&c, "first-manager.png").await;
+
+        // A wrong PIN keeps the back office shut, and says how many tries are left.
+        press(&c, "\u{E033}").await;
+        assert_eq!(wait_for(&c, "#manager-name").await.prop("value").await.unwrap().as_deref(), Some("Njeri"));
+        type_into(&c, "#manager-pin-input", "0000\u{E007}").await;
+        assert!(text(&c, "#manager-pin-error").await.contains("4 more tries"));
+        type_into(&c, "#manager-pin-input", "\u{E00C}").await;
+        assert!(c.find(Locator::Css("#back-office")).await.is_err());
+        open_back_office(&c, PIN).await;
+        assert_eq!(text(&c, "#back-office-manager").await, "Njeri");
+
+        // Shifts (Alt+3): open one before the day's business.
+        wait_for(&c, "#bo-tab-shifts").await.click().await.unwrap();
+        wait_for(&c, "#shift-open").await.click().await.unwrap();
+        assert!(text(&c, "#shift-current.open").await.contains("Njeri"));
+
+        // Staff (Alt+5): add a cashier.
+        wait_for(&c, "#bo-tab-staff").await.click().await.unwrap();
+        type_into(&c, "#staff-name", "Juma").await;
+        type_into(&c, "#staff-pin", "1357").await;
+        type_into(&c, "#staff-pin-confirm", "1357\u{E007}").await;
+        assert!(text(&c, "#staff-notice").await.contains("Juma can now sign in as cashier"));
+        assert!(text(&c, "#staff-rows").await.contains("Juma"));
+        screenshot(&c, "back-office-staff.png").await;
+
+        // Refund voucher: review, then send; the amount and reference come back.
+        wait_for(&c, "#bo-tab-refund").await.click().await.unwrap();
+        type_into(&c, "#refund-email", "amina@example.com").await;
+        type_into(&c, "#refund-amount", "750\u{E007}").await;
+        wait_for(&c, "#refund-send").await.click().await.unwrap();
+        let result = text(&c, "#refund-result").await;
+        assert!(result.contains("KES 750.00 refund voucher sent"), "{result}");
+        screenshot(&c, "back-office-refund.png").await;
+
+        // Close the shift (press twice): the Z report counts the refund and is saved as a PDF.
+        wait_for(&c, "#bo-tab-shifts").await.click().await.unwrap();
+        let close = wait_for(&c, "#shift-close").await;
+        close.click().await.unwrap();
+        close.click().await.unwrap();
+        let report = text(&c, "#shift-report").await;
+        assert!(report.contains("KES 750.00"), "{report}");
+        let pdf = text(&c, "#shift-pdf-path").await;
+        assert!(std::path::Path::new(&pdf).is_file(), "{pdf}");
+        screenshot(&c, "back-office-z-report.png").await;
+
+        // Esc closes the back office and ends the approval; sign out, sign in as the cashier.
+        press(&c, "\u{E00C}").await;
+        wait_for(&c, "#sign-out").await.click().await.unwrap();
+        type_into(&c, "#cashier-input", "juma").await;
+        type_into(&c, "#pin-input", "1357\u{E007}").await;
+        assert_eq!(text(&c, "#cashier-name").await, "Juma");
+        // A cashier's own PIN does not open the back office.
+        press(&c, "\u{E033}").await;
+        assert_eq!(wait_for(&c, "#manager-name").await.prop("value").await.unwrap().as_deref(), Some(""));
+        type_into(&c, "#manager-name", "Juma").await;
+        type_into(&c, "#manager-pin-input", "1357\u{E007}").await;
+        assert!(text(&c, "#manager-pin-error").await.contains("Only a manager"));
+
+        c.close().await.unwrap();
+        drop(driver);
+
+        let db = till.db();
+        let (operation, state, amount, cashier): (String, String, i64, String) = db
+            .query_row("SELECT operation, state, amount_minor, cashier FROM transactions", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap();
+        assert_eq!(
+            (operation.as_str(), state.as_str(), amount, cashier.as_str()),
+            ("create_voucher", "completed", 75_000, "Njeri")
+        );
+        let events = till.audit_events();
+        for expected in
+            ["staff_added", "manager_pin", "sign_in", "sign_out", "redeem_outcome", "shift_opened", "shift_closed"]
+        {
+            assert!(events.iter().any(|e| e == expected), "{expected} missing from {events:?}");
+        }
+        assert_eq!(till.run(&["audit", "verify"]).status.code(), Some(0));
     })
     .await
 }

@@ -167,7 +167,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// A manager settles a transaction whose outcome is unknown.
+    /// A manager settles a transaction whose outcome is unknown. The
+    /// manager's PIN comes from the KAUNTA_MANAGER_PIN environment variable.
     Resolve {
         transaction_id: String,
         #[arg(long = "as", value_enum)]
@@ -231,6 +232,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Shifts at this till.
+    Shift {
+        #[command(subcommand)]
+        action: ShiftAction,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -240,6 +246,11 @@ pub enum Command {
     Credentials {
         #[command(subcommand)]
         action: CredentialsAction,
+    },
+    /// Staff who may sign in, and their PINs.
+    Staff {
+        #[command(subcommand)]
+        action: StaffAction,
     },
     /// Run the training simulators in the foreground, for development and tests.
     Simulate {
@@ -258,12 +269,28 @@ pub enum AuditAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ShiftAction {
+    /// The X report of the open shift: its figures so far (the shift stays
+    /// open; the viewing is recorded in the audit log).
+    Report {
+        /// Who is looking, for the audit log.
+        #[arg(long, default_value = "headless")]
+        cashier: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum IpnAction {
     /// Register an IPN URL with Pesapal and use it for every order.
     Register {
         url: String,
         #[arg(long, value_parser = ["GET", "POST"], default_value = "GET")]
         method: String,
+        /// A manager's approval: --manager NAME and KAUNTA_MANAGER_PIN.
+        #[arg(long)]
+        manager: String,
         #[arg(long)]
         json: bool,
     },
@@ -272,16 +299,23 @@ pub enum IpnAction {
         #[arg(long)]
         json: bool,
     },
-    /// Use an IPN already registered.
-    Choose { ipn_id: String },
+    /// Use an IPN already registered (a manager's approval, as for register).
+    Choose {
+        ipn_id: String,
+        #[arg(long)]
+        manager: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum CertificateAction {
+    /// A manager's approval: --manager NAME and KAUNTA_MANAGER_PIN.
     Import {
         #[arg(value_parser = ["giftpesa"])]
         provider: String,
         file: PathBuf,
+        #[arg(long)]
+        manager: String,
     },
 }
 
@@ -289,12 +323,54 @@ pub enum CertificateAction {
 pub enum CredentialsAction {
     /// Read the provider's credentials as JSON from standard input,
     /// e.g. {"api_key": "...", "api_secret": "..."} for pesavoucher.
-    Set { provider: Provider },
+    /// A manager's approval: --manager NAME and KAUNTA_MANAGER_PIN.
+    Set {
+        provider: Provider,
+        #[arg(long)]
+        manager: String,
+    },
     /// Which providers have credentials (never shows them).
     Status {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffAction {
+    /// Adds a person; the new PIN comes from KAUNTA_NEW_PIN. The first person
+    /// added to a till's data must be a manager and needs no approval; after
+    /// that, --manager and KAUNTA_MANAGER_PIN approve.
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: StaffRole,
+        #[arg(long)]
+        manager: Option<String>,
+    },
+    /// Everyone who may sign in (never their PINs).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StaffRole {
+    Cashier,
+    Manager,
+}
+
+/// PINs come from the environment, never the command line, where `ps` and
+/// the shell history would show them.
+fn pin_from_env(var: &'static str) -> Result<String, FlowError> {
+    std::env::var(var).map_err(|_| FlowError::Staff(kaunta_core::staff::StaffError::PinMissing(var)))
+}
+
+/// A manager's approval for a headless command: --manager NAME and KAUNTA_MANAGER_PIN.
+async fn approve(till: &Till, manager: &str) -> Result<kaunta_core::staff::Staff, FlowError> {
+    let pin = pin_from_env("KAUNTA_MANAGER_PIN")?;
+    Ok(till.approve_as_manager(manager, &pin).await?)
 }
 
 pub fn main(cli: Cli) -> ExitCode {
@@ -329,7 +405,14 @@ fn report(e: &PublicError, json: bool) {
 }
 
 fn exit_for(e: &FlowError) -> u8 {
-    if e.is_declined() { EXIT_DECLINED } else { EXIT_USAGE }
+    use kaunta_core::staff::StaffError;
+    // A wrong or locked PIN, or a cashier where a manager is needed: refused.
+    let refused = matches!(
+        e,
+        FlowError::Staff(StaffError::WrongPin { .. } | StaffError::Unknown | StaffError::Locked { .. })
+            | FlowError::Staff(StaffError::NotManager)
+    );
+    if e.is_declined() || refused { EXIT_DECLINED } else { EXIT_USAGE }
 }
 
 async fn open(data_dir: &std::path::Path) -> Result<Till, FlowError> {
@@ -351,7 +434,9 @@ async fn run(command: Command, data_dir: PathBuf) -> u8 {
         | Command::History { json, .. }
         | Command::Reconcile { json } => *json,
         Command::Audit { action: AuditAction::Verify { json } } => *json,
+        Command::Shift { action: ShiftAction::Report { json, .. } } => *json,
         Command::Credentials { action: CredentialsAction::Status { json } } => *json,
+        Command::Staff { action: StaffAction::List { json } } => *json,
         _ => false,
     };
     match execute(command, &data_dir).await {
@@ -481,13 +566,17 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
         Command::Ipn { action } => {
             let till = open(data_dir).await?;
             let (settings, json) = match action {
-                IpnAction::Register { url, method, json } => {
+                IpnAction::Register { url, method, manager, json } => {
+                    let manager = approve(&till, &manager).await?;
                     let method = kaunta_core::providers::pesapal::IpnNotificationType::parse(&method)
                         .expect("clap allows GET or POST only");
-                    (till.register_pesapal_ipn("headless", &url, method).await?, json)
+                    (till.register_pesapal_ipn(&manager.name, &url, method).await?, json)
                 }
                 IpnAction::List { json } => (till.pesapal_ipns().await?, json),
-                IpnAction::Choose { ipn_id } => (till.choose_pesapal_ipn("headless", &ipn_id).await?, false),
+                IpnAction::Choose { ipn_id, manager } => {
+                    let manager = approve(&till, &manager).await?;
+                    (till.choose_pesapal_ipn(&manager.name, &ipn_id).await?, false)
+                }
             };
             if json {
                 print_json(&settings);
@@ -514,13 +603,14 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             }
             Ok(EXIT_OK)
         }
-        Command::Certificate { action: CertificateAction::Import { provider: _, file } } => {
+        Command::Certificate { action: CertificateAction::Import { provider: _, file, manager } } => {
             let bytes = std::fs::read(&file).map_err(|e| FlowError::Declined {
                 code: "certificate",
                 message: format!("Cannot read {}: {e}", file.display()),
             })?;
             let till = open(data_dir).await?;
-            let path = till.import_giftpesa_certificate(&bytes, "headless").await?;
+            let manager = approve(&till, &manager).await?;
+            let path = till.import_giftpesa_certificate(&bytes, &manager.name).await?;
             println!("GiftPesa key.crt imported to {}", path.display());
             Ok(EXIT_OK)
         }
@@ -538,11 +628,12 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
         }
         Command::Resolve { transaction_id, outcome, reason, manager, json } => {
             let till = open(data_dir).await?;
+            let manager = approve(&till, &manager).await?;
             let to = match outcome {
                 Resolution::Completed => kaunta_core::ledger::State::Completed,
                 Resolution::Failed => kaunta_core::ledger::State::Failed,
             };
-            let row = till.resolve(&manager, &transaction_id, to, &reason).await?;
+            let row = till.resolve(&manager.name, &transaction_id, to, &reason).await?;
             if json {
                 print_json(&kaunta_core::till::TransactionView::from(row));
             } else {
@@ -630,18 +721,75 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             Ok(if still_open == 0 { EXIT_OK } else { EXIT_UNKNOWN })
         }
         Command::Audit { action: AuditAction::Verify { json } } => {
+            use kaunta_core::ledger::anchor::AnchorCheck;
             let till = open(data_dir).await?;
-            let v = till.db(|l| l.verify_audit(|_| {})).await?;
+            // The chain, then the head kept in the keyring at the last shift close.
+            let v = till.verify_audit_anchored().await?;
             if json {
                 print_json(&v);
-            } else if let Some(bad) = &v.first_bad {
-                println!("BROKEN at row {}: {} ({} rows before it are intact)", bad.seq, bad.reason, v.rows);
+            } else if let Some(bad) = &v.chain.first_bad {
+                if v.rows_before_are_intact() {
+                    println!("BROKEN at row {}: {} ({} rows before it are intact)", bad.seq, bad.reason, v.chain.rows);
+                } else {
+                    println!("BROKEN at row {}: {}", bad.seq, bad.reason);
+                }
             } else {
-                println!("OK: {} audit rows, chain intact, head {}", v.rows, v.head);
+                println!("OK: {} audit rows, chain intact, head {}", v.chain.rows, v.chain.head);
+                match &v.anchor {
+                    AnchorCheck::Matched { anchor } => {
+                        println!("anchor: row {} kept at the shift close of {} matches", anchor.seq, anchor.at)
+                    }
+                    AnchorCheck::None => println!("anchor: none yet (no shift has closed at this till)"),
+                    AnchorCheck::Unchecked { reason } => println!("anchor: not checked: {reason}"),
+                    AnchorCheck::Missing { .. } | AnchorCheck::Mismatch { .. } => {}
+                }
             }
-            Ok(if v.first_bad.is_none() { EXIT_OK } else { EXIT_DECLINED })
+            Ok(if v.is_intact() { EXIT_OK } else { EXIT_DECLINED })
         }
-        Command::Credentials { action: CredentialsAction::Set { provider } } => {
+        Command::Shift { action: ShiftAction::Report { cashier, json } } => {
+            let till = open(data_dir).await?;
+            let x = till.x_report(&cashier, false).await?;
+            if json {
+                print_json(&x.report);
+            } else {
+                print_shift_report(&x.report);
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Staff { action: StaffAction::Add { name, role, manager } } => {
+            let till = open(data_dir).await?;
+            let pin = pin_from_env("KAUNTA_NEW_PIN")?;
+            let role = match role {
+                StaffRole::Cashier => kaunta_core::staff::Role::Cashier,
+                StaffRole::Manager => kaunta_core::staff::Role::Manager,
+            };
+            let added = if till.needs_first_manager().await? {
+                if role != kaunta_core::staff::Role::Manager {
+                    return Err(FlowError::Staff(kaunta_core::staff::StaffError::NotManager));
+                }
+                till.create_first_manager(&name, &pin).await?;
+                name
+            } else {
+                let by = approve(&till, manager.as_deref().unwrap_or_default()).await?;
+                till.add_staff(&by, &name, role, &pin).await?.name
+            };
+            println!("{added} can now sign in as {}", role.as_str());
+            Ok(EXIT_OK)
+        }
+        Command::Staff { action: StaffAction::List { json } } => {
+            let till = open(data_dir).await?;
+            let staff = till.list_staff().await?;
+            if json {
+                print_json(&staff);
+            } else {
+                for s in &staff {
+                    let status = if s.active { "active" } else { "deactivated" };
+                    println!("{:<24} {:<8} {status}", s.name, s.role.as_str());
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Credentials { action: CredentialsAction::Set { provider, manager } } => {
             let mut input = String::new();
             std::io::stdin()
                 .take(64 * 1024)
@@ -651,7 +799,8 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
                 kaunta_core::secrets::SecretError::Invalid("standard input is not a JSON object".into())
             })?;
             let till = open(data_dir).await?;
-            let env = till.set_credentials(provider.into(), value, "headless").await?;
+            let manager = approve(&till, &manager).await?;
+            let env = till.set_credentials(provider.into(), value, &manager.name).await?;
             println!("{} credentials saved in the system keyring for {env} mode", ProviderId::from(provider));
             Ok(EXIT_OK)
         }
@@ -691,6 +840,56 @@ fn print_history_totals(totals: &kaunta_core::ledger::history::HistoryTotals) {
         );
     }
     println!("{} transaction(s)", totals.count);
+}
+
+/// The X report as text: the shift, then per currency, provider and status, cashier.
+fn print_shift_report(r: &kaunta_core::shift::ShiftReport) {
+    let shown = |m: &Option<kaunta_core::till::MoneyView>| m.as_ref().map_or(String::new(), |m| m.display.clone());
+    let training = |t: bool| if t { " TRAINING" } else { "" };
+    println!("shift {} at {}: opened by {} at {}", r.shift.id, r.shift.till_id, r.shift.opened_by, r.shift.opened_at);
+    println!("{} transaction(s) up to {}{}", r.count, r.until, training(r.training));
+    for c in &r.by_currency {
+        let t = &c.total;
+        println!(
+            "{} {}: {} completed {}; {} open {}; {} failed{}",
+            t.currency.as_deref().unwrap_or("(no amount)"),
+            t.operation,
+            t.completed_count,
+            shown(&c.completed),
+            t.open_count,
+            shown(&c.open),
+            t.failed_count,
+            training(t.training)
+        );
+    }
+    for g in &r.by_provider {
+        let t = &g.group;
+        println!(
+            "  {:<12} {:<14} {:<9} {:>5} {:>18}{}",
+            t.provider,
+            t.operation,
+            t.state.as_str(),
+            t.count,
+            shown(&g.amount),
+            training(t.training)
+        );
+    }
+    for c in &r.by_cashier {
+        for l in &c.by_currency {
+            let t = &l.total;
+            println!(
+                "  {:<20} {} {}: {} completed {}; {} open; {} failed{}",
+                c.cashier,
+                t.currency.as_deref().unwrap_or("(no amount)"),
+                t.operation,
+                t.completed_count,
+                shown(&l.completed),
+                t.open_count,
+                t.failed_count,
+                training(t.training)
+            );
+        }
+    }
 }
 
 /// Serves the simulators until interrupted; the first line of output is a

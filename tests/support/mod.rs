@@ -49,6 +49,9 @@ pub fn wait_for_port(port: u16, within: Duration) {
     wait_until(&format!("port {port}"), within, || TcpStream::connect(("127.0.0.1", port)).is_ok());
 }
 
+/// The PIN `add_manager` gives the managers it creates.
+pub const MANAGER_PIN: &str = "2580";
+
 /// A till's data directory with its config.toml.
 pub struct Till {
     pub dir: tempfile::TempDir,
@@ -68,7 +71,19 @@ impl Till {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(kaunta_bin());
         cmd.arg("--data-dir").arg(self.path()).args(args);
+        // Manager commands read the PIN from here (see `add_manager`).
+        cmd.env("KAUNTA_MANAGER_PIN", MANAGER_PIN);
         cmd
+    }
+
+    /// Creates the till's first manager, as `kaunta staff add` does on a new till.
+    pub fn add_manager(&self, name: &str) {
+        let out = self
+            .command(&["staff", "add", name, "--role", "manager"])
+            .env("KAUNTA_NEW_PIN", MANAGER_PIN)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "staff add: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     pub fn run(&self, args: &[&str]) -> Output {

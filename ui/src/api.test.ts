@@ -38,17 +38,35 @@ describe('commands', () => {
 
   it('passes arguments with the contract keys', async () => {
     invoke.mockResolvedValue(null);
-    await api.signIn('Amina');
+    await api.signIn('Amina', '4821');
     await api.validateVoucher('pesavoucher', 'ABC');
     await api.redeemVoucher('pesavoucher', 'ABC');
     await api.setCredentials('pesavoucher', { api_key: 'k', api_secret: 's' });
     await api.appInfo();
     expect(invoke.mock.calls).toEqual([
-      ['sign_in', { name: 'Amina' }],
+      ['sign_in', { name: 'Amina', pin: '4821' }],
       ['validate_voucher', { provider: 'pesavoucher', code: 'ABC' }],
       ['redeem_voucher', { provider: 'pesavoucher', code: 'ABC' }],
       ['set_credentials', { provider: 'pesavoucher', values: { api_key: 'k', api_secret: 's' } }],
       ['app_info', undefined],
+    ]);
+  });
+
+  it('passes the staff and back-office arguments with the contract keys', async () => {
+    invoke.mockResolvedValue(null);
+    await api.createFirstManager('Amina', '4821');
+    await api.managerUnlock('Amina', '4821');
+    await api.staffAdd('Juma', 'cashier', '1357');
+    await api.staffChange('Juma', { active: false });
+    await api.resolveTransaction('t1', 'failed', 'not on the statement');
+    await api.refundVoucher('a@example.com', '750', null);
+    expect(invoke.mock.calls).toEqual([
+      ['create_first_manager', { name: 'Amina', pin: '4821' }],
+      ['manager_unlock', { name: 'Amina', pin: '4821' }],
+      ['staff_add', { name: 'Juma', role: 'cashier', pin: '1357' }],
+      ['staff_change', { name: 'Juma', change: { active: false } }],
+      ['resolve_transaction', { id: 't1', outcome: 'failed', reason: 'not on the statement' }],
+      ['refund_voucher', { email: 'a@example.com', amount: '750', message: null }],
     ]);
   });
 

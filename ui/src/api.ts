@@ -1,6 +1,6 @@
 // The only place that talks to the Rust backend. Everything else imports these
 // typed wrappers so a contract change is a one-file change.
-import { invoke } from '@tauri-apps/api/core';
+import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type {
   ApiError,
@@ -17,9 +17,28 @@ import type {
   IpnSettings,
   PesapalCallback,
   PesapalCheckoutInput,
+  Recheck,
   Redemption,
+  ShiftClosed,
+  ShiftReportOutcome,
+  ShiftRow,
+  Role,
+  StaffChange,
+  StaffMember,
   TransactionRow,
   Validation,
+} from './types';
+import type {
+  AuditVerification,
+  DailyTotals,
+  ExportedFile,
+  HistoryCursor,
+  HistoryFilter,
+  HistoryTotals,
+  HistoryView,
+  Progress,
+  ReceiptView,
+  TransactionDetail,
 } from './types';
 
 const FALLBACK_MESSAGE = 'Something went wrong. Please try again.';
@@ -63,9 +82,34 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 
 export const appInfo = (): Promise<AppInfo> => call('app_info');
 
-export const signIn = (name: string): Promise<AppInfo> => call('sign_in', { name });
+export const signIn = (name: string, pin: string): Promise<AppInfo> => call('sign_in', { name, pin });
+
+export const createFirstManager = (name: string, pin: string): Promise<AppInfo> =>
+  call('create_first_manager', { name, pin });
 
 export const signOut = (): Promise<AppInfo> => call('sign_out');
+
+export const managerUnlock = (name: string, pin: string): Promise<AppInfo> => call('manager_unlock', { name, pin });
+
+export const managerLock = (): Promise<AppInfo> => call('manager_lock');
+
+export const staffList = (): Promise<StaffMember[]> => call('staff_list');
+
+export const staffAdd = (name: string, role: Role, pin: string): Promise<StaffMember> =>
+  call('staff_add', { name, role, pin });
+
+export const staffChange = (name: string, change: StaffChange): Promise<StaffMember> =>
+  call('staff_change', { name, change });
+
+export const unknownList = (): Promise<TransactionRow[]> => call('unknown_list');
+
+export const unknownRecheck = (): Promise<Recheck> => call('unknown_recheck');
+
+export const resolveTransaction = (id: string, outcome: 'completed' | 'failed', reason: string): Promise<TransactionRow> =>
+  call('resolve_transaction', { id, outcome, reason });
+
+export const refundVoucher = (email: string, amount: string, message: string | null): Promise<Redemption> =>
+  call('refund_voucher', { email, amount, message });
 
 export const validateVoucher = (provider: string, code: string): Promise<Validation> =>
   call('validate_voucher', { provider, code });
@@ -149,3 +193,49 @@ export async function onPesapalCallback(handler: (payload: PesapalCallback) => v
     return () => {};
   }
 }
+
+export const shiftCurrent = (): Promise<ShiftRow | null> => call('shift_current');
+
+export const shiftOpen = (): Promise<ShiftRow> => call('shift_open');
+
+/** The running shift's X report; `print` also saves (and prints) its PDF. */
+export const shiftXReport = (print = false): Promise<ShiftReportOutcome> => call('shift_x_report', { print });
+
+/** Managers only: closes the shift; the Z report and where its PDF went. */
+export const shiftClose = (): Promise<ShiftClosed> => call('shift_close');
+
+export const shiftList = (limit = 50): Promise<ShiftRow[]> => call('shift_list', { limit });
+
+// Back office: History and Audit (managers only; every look is in the audit log).
+
+/** No cursor: the first page, with the filter's totals and daily chart. */
+export const historyPage = (
+  filter: HistoryFilter,
+  after: HistoryCursor | null = null,
+  limit = 50,
+): Promise<HistoryView> => call('history_page', { filter, after, limit });
+
+export const historyTotals = (filter: HistoryFilter): Promise<HistoryTotals> => call('history_totals', { filter });
+
+export const historyDaily = (filter: HistoryFilter): Promise<DailyTotals> => call('history_daily', { filter });
+
+export const transactionDetail = (id: string): Promise<TransactionDetail> => call('transaction_detail', { id });
+
+/** Prints a completed transaction's receipt again, marked REPRINT. */
+export const reprintReceipt = (id: string): Promise<ReceiptView> => call('reprint_receipt', { id });
+
+/** Without a backend there is no channel to make (and `call` says why). */
+function progressChannel(onProgress: (p: Progress) => void): Channel<Progress> | null {
+  if (!hasBackend()) return null;
+  const channel = new Channel<Progress>();
+  channel.onmessage = onProgress;
+  return channel;
+}
+
+/** Writes the filter's rows as CSV into Downloads; `onProgress` hears rows written of rows expected. */
+export const historyExportCsv = (filter: HistoryFilter, onProgress: (p: Progress) => void): Promise<ExportedFile> =>
+  call('history_export_csv', { filter, onProgress: progressChannel(onProgress) });
+
+/** Walks the audit chain and checks it against the last shift close's anchor. */
+export const auditVerify = (onProgress: (p: Progress) => void): Promise<AuditVerification> =>
+  call('audit_verify', { onProgress: progressChannel(onProgress) });

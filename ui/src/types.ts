@@ -13,8 +13,35 @@ export interface AppInfo {
   store_name: string;
   till_id: string;
   version: string;
+  /** No staff yet: the first person to open the till creates the first manager. */
+  needs_first_manager: boolean;
   cashier: string | null;
+  role: Role | null;
+  /** The manager whose name and PIN opened the back office, while it is open. */
+  manager: string | null;
   providers: ProviderInfo[];
+}
+
+export type Role = 'cashier' | 'manager';
+
+export interface StaffMember {
+  name: string;
+  role: Role;
+  active: boolean;
+  locked_until: string | null;
+  created_at: string;
+  created_by: string;
+}
+
+export interface Recheck {
+  settled: TransactionRow[];
+  remaining: TransactionRow[];
+}
+
+export interface StaffChange {
+  pin?: string;
+  role?: Role;
+  active?: boolean;
 }
 
 export interface MoneyView {
@@ -190,6 +217,8 @@ export interface TransactionRow {
   amount: MoneyView | null;
   state: TransactionState;
   provider_reference: string | null;
+  /** The outcome in words (why it failed, or is unknown). */
+  message?: string | null;
   training: boolean;
 }
 
@@ -204,4 +233,220 @@ export interface CredentialStatus {
 export interface ApiError {
   code: string;
   message: string;
+}
+
+/** A shift at this till, as stored. Times are RFC 3339 UTC. */
+export interface ShiftRow {
+  id: string;
+  till_id: string;
+  opened_by: string;
+  opened_at: string;
+  closed_by: string | null;
+  closed_at: string | null;
+  /** The audit log's last row when the shift closed. */
+  audit_head_seq: number | null;
+  audit_head_hash: string | null;
+}
+
+export type ReportKind = 'x' | 'z';
+
+/** One currency's figures for one operation; amounts in integer minor units, shown via MoneyView. */
+export interface CurrencyLine {
+  training: boolean;
+  currency: string | null;
+  operation: string;
+  count: number;
+  completed_count: number;
+  completed_minor: number;
+  open_count: number;
+  open_minor: number;
+  failed_count: number;
+  completed: MoneyView | null;
+  open: MoneyView | null;
+}
+
+/** One provider × operation × state × currency group. */
+export interface GroupLine {
+  training: boolean;
+  currency: string | null;
+  provider: string;
+  provider_name: string;
+  operation: string;
+  state: TransactionState;
+  count: number;
+  amount_minor: number;
+  amount: MoneyView | null;
+}
+
+export interface CashierLine {
+  cashier: string;
+  count: number;
+  by_currency: CurrencyLine[];
+}
+
+/** An X (running) or Z (closing) report: one model for screen, CLI and PDF. */
+export interface ShiftReport {
+  kind: ReportKind;
+  store_name: string;
+  shift: ShiftRow;
+  /** The end of the period counted: the close (Z) or when it was made (X). */
+  until: string;
+  /** Training till: training rows counted, in lines of their own. */
+  training: boolean;
+  count: number;
+  by_currency: CurrencyLine[];
+  by_provider: GroupLine[];
+  by_cashier: CashierLine[];
+  audit_head: { seq: number; hash: string } | null;
+}
+
+export interface ShiftReportOutcome {
+  report: ShiftReport;
+  delivery: ReceiptView | null;
+}
+
+export interface ShiftClosed {
+  report: ShiftReport;
+  delivery: ReceiptView;
+  /** The audit head was kept in the keyring. */
+  anchored: boolean;
+  anchor_error: string | null;
+}
+
+// The back office's History and Audit tabs (src-tauri/src/commands/history.rs).
+
+/** What the manager asked to see; absent fields do not narrow. */
+export interface HistoryFilter {
+  /** From this local day (YYYY-MM-DD) or instant (RFC 3339), inclusive. */
+  since?: string | null;
+  /** To this local day, inclusive, or up to this instant, exclusive. */
+  until?: string | null;
+  provider?: string | null;
+  state?: TransactionState | null;
+  cashier?: string | null;
+  till_id?: string | null;
+  /** A fragment of a voucher code, phone or provider reference. */
+  search?: string | null;
+  include_training?: boolean;
+}
+
+/** Where the next page starts (the last row of this one). */
+export interface HistoryCursor {
+  created_at: string;
+  id: string;
+}
+
+export interface HistoryRow extends TransactionRow {
+  till_id: string;
+  /** redeem, create_voucher, checkout or payout. */
+  operation: string;
+  message: string | null;
+}
+
+/** One currency's figures for one operation, in integer minor units. */
+export interface CurrencyTotal {
+  training: boolean;
+  currency: string | null;
+  operation: string;
+  count: number;
+  completed_count: number;
+  completed_minor: number;
+  /** Pending or unknown: money that may or may not have moved. */
+  open_count: number;
+  open_minor: number;
+  failed_count: number;
+}
+
+export interface HistoryTotals {
+  count: number;
+  by_currency: CurrencyTotal[];
+}
+
+/** One day's business of one provider and operation in one currency. */
+export interface DailyTotal {
+  /** The till's local day, YYYY-MM-DD. */
+  day: string;
+  training: boolean;
+  currency: string | null;
+  provider: string;
+  operation: string;
+  count: number;
+  completed_count: number;
+  completed_minor: number;
+}
+
+export interface DailyTotals {
+  first_day: string | null;
+  last_day: string | null;
+  /** The period was too long: only its last days are here. */
+  clipped: boolean;
+  days: DailyTotal[];
+}
+
+/** A page of history; the first page of a filter also has its totals and chart. */
+export interface HistoryView {
+  rows: HistoryRow[];
+  next: HistoryCursor | null;
+  totals?: HistoryTotals;
+  daily?: DailyTotals;
+}
+
+/** One row of the audit log. */
+export interface AuditEvent {
+  seq: number;
+  /** RFC 3339, UTC. */
+  at: string;
+  till_id: string;
+  actor: string;
+  event: string;
+  provider: string | null;
+  subject: string | null;
+  transaction_id: string | null;
+  amount_minor: number | null;
+  currency: string | null;
+  outcome: 'success' | 'failure' | 'info';
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface TransactionDetail extends HistoryRow {
+  updated_at: string;
+  customer_name: string | null;
+  /** Every audit event about this transaction, oldest first. */
+  events: AuditEvent[];
+}
+
+/** How far a long task has gone. */
+export interface Progress {
+  done: number;
+  total: number;
+}
+
+export interface ExportedFile {
+  path: string;
+  rows: number;
+}
+
+export interface AuditAnchor {
+  till_id: string;
+  database: string;
+  seq: number;
+  hash: string;
+  at: string;
+}
+
+export type AnchorCheck =
+  | { status: 'none' }
+  | { status: 'matched'; anchor: AuditAnchor }
+  | { status: 'missing'; anchor: AuditAnchor }
+  | { status: 'mismatch'; anchor: AuditAnchor; found: string }
+  | { status: 'unchecked'; reason: string };
+
+export interface AuditVerification {
+  /** Rows checked and found intact. */
+  rows: number;
+  head: string;
+  first_bad: { seq: number; reason: string } | null;
+  anchor: AnchorCheck;
 }

@@ -224,6 +224,22 @@ fn main() {
         measured.push((case, both));
     }
 
+    // The back office's chart of daily totals per provider, for the longest period it shows.
+    for (name, filter) in [("30 days", cases().swap_remove(1).filter), ("the whole year", cases().swap_remove(2).filter)] {
+        progress(format!("daily chart: {name}"));
+        let counted = ledger.history_totals(&filter).unwrap().count;
+        let chart = common::sample(2, 30, |_| {
+            let days = ledger.history_daily(&filter).unwrap();
+            assert_eq!(days.days.iter().map(|d| d.count).sum::<i64>(), counted, "the days add up to the totals");
+        });
+        report.row(
+            &format!("history: daily chart per provider, {name}, {n} transactions"),
+            &format!("p50 {}, p99 {}", ms(chart.p50()), ms(chart.p99())),
+            "< 20 ms",
+            Some(chart.p99().as_secs_f64() * 1e3 < BUDGET_MS),
+        );
+    }
+
     report.para(format!(
         "{n} transactions over 2025 (one every {:.1} s; PesaVoucher 60 %, Telesend 25 % in ETB, GiftPesa 15 %; \
          91 % completed; 2 % training; 8 cashiers), inserted in {} (set-up, with the schema's triggers keeping \

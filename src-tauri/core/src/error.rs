@@ -53,6 +53,8 @@ pub enum FlowError {
     Receipt(#[from] ReceiptError),
     #[error("The training simulators could not start: {0}")]
     Simulator(String),
+    #[error(transparent)]
+    Staff(#[from] crate::staff::StaffError),
 }
 
 impl FlowError {
@@ -77,6 +79,7 @@ impl FlowError {
             FlowError::Ledger(_) => "ledger",
             FlowError::Receipt(_) => "receipt",
             FlowError::Simulator(_) => "simulator",
+            FlowError::Staff(e) => e.code(),
         }
     }
 

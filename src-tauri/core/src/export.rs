@@ -16,8 +16,9 @@
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use chrono::TimeZone;
+use chrono::{DateTime, TimeZone};
 use serde::Serialize;
 
 use crate::ledger::history::{HistoryCursor, HistoryFilter};
@@ -119,6 +120,38 @@ where
         progress(rows);
     }
     Ok(ExportSummary { rows })
+}
+
+/// Where the window saves exports: the user's Downloads folder where there
+/// is one, else `<data dir>/exports`.
+pub fn export_dir(data_dir: &Path) -> PathBuf {
+    directories::UserDirs::new()
+        .and_then(|u| u.download_dir().map(Path::to_path_buf))
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(|| data_dir.join("exports"))
+}
+
+/// `kaunta-history-<till>-<yyyymmdd-hhmmss>.csv` in `dir` (created if
+/// missing), with `-2`, `-3`… added rather than replacing a file already there.
+/// Characters a file name cannot hold on every system become `_`.
+pub fn new_history_path<Tz: TimeZone>(dir: &Path, till_id: &str, at: DateTime<Tz>) -> std::io::Result<PathBuf>
+where
+    Tz::Offset: std::fmt::Display,
+{
+    std::fs::create_dir_all(dir)?;
+    let till: String = till_id
+        .chars()
+        .take(40)
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    let stem = format!("kaunta-history-{till}-{}", at.format("%Y%m%d-%H%M%S"));
+    let mut path = dir.join(format!("{stem}.csv"));
+    let mut n = 2;
+    while path.exists() || path.with_extension("csv.part").exists() {
+        path = dir.join(format!("{stem}-{n}.csv"));
+        n += 1;
+    }
+    Ok(path)
 }
 
 fn record<'a, Tz: TimeZone>(tz: &Tz, r: &'a TransactionRow) -> [Cow<'a, str>; 16]
@@ -352,5 +385,18 @@ mod tests {
         let (_dir, ledger) = ledger();
         let err = history_csv(&ledger, &HistoryFilter::default(), Full, 0, |_| {}).unwrap_err();
         assert!(err.to_string().contains("disk full"), "{err}");
+    }
+
+    #[test]
+    fn an_export_is_named_after_the_till_and_the_time_and_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = FixedOffset::east_opt(3 * 3600).unwrap().with_ymd_and_hms(2026, 11, 25, 17, 4, 9).unwrap();
+        let first = new_history_path(&dir.path().join("exports"), "TILL 1/../x", at).unwrap();
+        assert_eq!(first.file_name().unwrap(), "kaunta-history-TILL_1____x-20261125-170409.csv");
+        assert!(first.parent().unwrap().is_dir(), "the folder is made");
+        std::fs::write(&first, "x").unwrap();
+        let second = new_history_path(&dir.path().join("exports"), "TILL 1/../x", at).unwrap();
+        assert_eq!(second.file_name().unwrap(), "kaunta-history-TILL_1____x-20261125-170409-2.csv");
+        assert!(export_dir(dir.path()).is_absolute());
     }
 }

@@ -12,6 +12,8 @@ pub mod providers;
 pub mod receipt;
 pub mod redeem;
 pub mod secrets;
+pub mod shift;
+pub mod staff;
 pub mod till;
 pub mod training;
 pub mod voucher_code;

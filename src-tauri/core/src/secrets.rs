@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::Environment;
+use crate::ledger::anchor::AuditAnchor;
 use crate::providers::ProviderId;
 
 pub const DEFAULT_SERVICE: &str = "kaunta";
@@ -71,6 +72,32 @@ impl SecretStore {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
+    }
+}
+
+/// The audit log's head at the last shift close (see `ledger::anchor`). Not
+/// a secret, but it must live outside the database it vouches for; the
+/// keyring is the one place outside it every till has. One entry per till
+/// and database file, so a training data directory never overwrites the
+/// anchor of a live one on the same computer.
+impl SecretStore {
+    fn anchor_entry(&self, till_id: &str, database: &str) -> Result<keyring::Entry, SecretError> {
+        keyring::Entry::new(&self.service, &format!("audit-anchor/{till_id}/{database}")).map_err(unavailable)
+    }
+
+    pub fn audit_anchor(&self, till_id: &str, database: &str) -> Result<Option<AuditAnchor>, SecretError> {
+        let damaged = || SecretError::Invalid("The audit anchor kept in the keyring is damaged".into());
+        match self.anchor_entry(till_id, database)?.get_password() {
+            Ok(json) => serde_json::from_str(&json).map(Some).map_err(|_| damaged()),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(keyring::Error::BadEncoding(_)) => Err(damaged()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    pub fn set_audit_anchor(&self, anchor: &AuditAnchor) -> Result<(), SecretError> {
+        let json = serde_json::to_string(anchor).map_err(|e| SecretError::Invalid(e.to_string()))?;
+        self.anchor_entry(&anchor.till_id, &anchor.database)?.set_password(&json).map_err(unavailable)
     }
 }
 

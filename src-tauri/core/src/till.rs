@@ -10,8 +10,9 @@ use serde::Serialize;
 use crate::config::{Config, Endpoint, Environment};
 use crate::error::FlowError;
 use crate::export::{self, ExportError, ExportSummary};
-use crate::ledger::history::{HistoryCursor, HistoryFilter, HistoryPage};
-use crate::ledger::{AuditEntry, Ledger, LedgerError, Outcome, TransactionRow, lease::Lease};
+use crate::ledger::anchor::AnchoredVerification;
+use crate::ledger::history::{DailyTotals, HistoryCursor, HistoryFilter, HistoryPage, HistoryTotals};
+use crate::ledger::{AuditEntry, AuditRow, Ledger, LedgerError, Outcome, TransactionRow, lease::Lease};
 use crate::money::{Currency, Money};
 use crate::providers::{ProviderId, giftpesa, pesapal, pesavoucher, telesend};
 use crate::secrets::{ProviderCredentials, SecretError, SecretStore};
@@ -77,8 +78,11 @@ impl MoneyView {
 pub struct TransactionView {
     pub id: String,
     pub created_at: String,
+    pub till_id: String,
     pub cashier: String,
     pub provider: String,
+    /// redeem, create_voucher, checkout or payout.
+    pub operation: String,
     pub code_masked: String,
     pub amount: Option<MoneyView>,
     pub state: String,
@@ -93,8 +97,10 @@ impl From<TransactionRow> for TransactionView {
             amount: MoneyView::from_parts(r.amount_minor, r.currency.as_deref()),
             id: r.id,
             created_at: r.created_at,
+            till_id: r.till_id,
             cashier: r.cashier,
             provider: r.provider,
+            operation: r.operation,
             code_masked: r.code_masked.unwrap_or_default(),
             state: r.state.as_str().into(),
             provider_reference: r.provider_reference,
@@ -102,6 +108,34 @@ impl From<TransactionRow> for TransactionView {
             training: r.training,
         }
     }
+}
+
+/// What the back office shows for a filter: a page of rows and, with the
+/// first page, the totals of the whole filter and its daily chart.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryView {
+    #[serde(flatten)]
+    pub page: HistoryPage<TransactionView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daily: Option<DailyTotals>,
+}
+
+/// One transaction with everything the ledger knows of it: the row and
+/// every audit event that names it, oldest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransactionDetail {
+    #[serde(flatten)]
+    pub transaction: TransactionView,
+    pub updated_at: String,
+    pub customer_name: Option<String>,
+    pub events: Vec<AuditRow>,
+}
+
+/// A history export written to a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportedFile {
+    pub path: String,
+    pub rows: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -159,6 +193,11 @@ impl Till {
 
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
+    }
+
+    /// The keyring store (credentials, and the audit anchor kept at shift close).
+    pub(crate) fn secrets(&self) -> &SecretStore {
+        &self.secrets
     }
 
     pub fn simulators(&self) -> Option<&Simulators> {
@@ -480,4 +519,150 @@ impl Till {
             ExportError::Write(message) => FlowError::Declined { code: "export_failed", message },
         })
     }
+
+    /// A page of the back office's history. The first page (no cursor)
+    /// also brings the daily chart of the filter; like its totals, that is
+    /// part of the one view [`Till::history`] records.
+    pub async fn history_view(
+        &self,
+        actor: &str,
+        filter: HistoryFilter,
+        after: Option<HistoryCursor>,
+        limit: u32,
+    ) -> Result<HistoryView, FlowError> {
+        let first = after.is_none();
+        let chart = self.history_scope(filter.clone())?;
+        let page = self.history(actor, filter, after, limit).await?;
+        let daily = if first { Some(self.db(move |l| l.history_daily(&chart)).await?) } else { None };
+        Ok(HistoryView { page, daily })
+    }
+
+    /// The totals of a filter alone, recorded as a view of the history.
+    pub async fn history_totals(&self, actor: &str, filter: HistoryFilter) -> Result<HistoryTotals, FlowError> {
+        let filter = self.history_scope(filter)?;
+        let entry = history_viewed(actor, &filter, "totals")?;
+        self.db(move |l| {
+            let totals = l.history_totals(&filter)?;
+            l.record(&entry)?;
+            Ok(totals)
+        })
+        .await
+    }
+
+    /// The daily chart of a filter alone, recorded as a view of the history.
+    pub async fn history_daily(&self, actor: &str, filter: HistoryFilter) -> Result<DailyTotals, FlowError> {
+        let filter = self.history_scope(filter)?;
+        let entry = history_viewed(actor, &filter, "daily totals")?;
+        self.db(move |l| {
+            let daily = l.history_daily(&filter)?;
+            l.record(&entry)?;
+            Ok(daily)
+        })
+        .await
+    }
+
+    /// One transaction and its event trail; the look is recorded too (and
+    /// so joins the trail the next look shows).
+    pub async fn transaction_detail(&self, actor: &str, id: &str) -> Result<TransactionDetail, FlowError> {
+        let actor = crate::redeem::require_cashier(actor)?.to_string();
+        let id = id.trim().to_string();
+        let trail = self
+            .db(move |l| {
+                let trail = l.transaction_detail(&id)?;
+                if let Some(t) = &trail {
+                    l.record(&AuditEntry {
+                        provider: Some(t.transaction.provider.clone()),
+                        subject: t.transaction.code_masked.clone(),
+                        transaction_id: Some(t.transaction.id.clone()),
+                        ..AuditEntry::new(&actor, "transaction_viewed", Outcome::Success, "detail and event trail")
+                    })?;
+                }
+                Ok(trail)
+            })
+            .await?
+            .ok_or_else(|| FlowError::Declined { code: "not_found", message: "No such transaction".into() })?;
+        Ok(TransactionDetail {
+            updated_at: trail.transaction.updated_at.clone(),
+            customer_name: trail.transaction.customer_name.clone(),
+            transaction: trail.transaction.into(),
+            events: trail.events,
+        })
+    }
+
+    /// Exports the filter's transactions as CSV into the user's Downloads
+    /// folder (else `<data dir>/exports`), named after the till and the
+    /// time. Written under a temporary name and renamed when complete, so a
+    /// half-written file never carries the final name. `progress` hears
+    /// (rows written, rows expected) every 1,000 rows and at the end.
+    pub async fn export_history_csv_file(
+        &self,
+        actor: &str,
+        filter: HistoryFilter,
+        mut progress: impl FnMut(u64, u64) + Send + 'static,
+    ) -> Result<ExportedFile, FlowError> {
+        let scoped = self.history_scope(filter.clone())?;
+        let expected = self.db(move |l| l.history_totals(&scoped)).await?.count.max(0) as u64;
+        progress(0, expected);
+        let failed = |e: std::io::Error| FlowError::Declined {
+            code: "export_failed",
+            message: format!("The export could not be written: {e}"),
+        };
+        let path =
+            export::new_history_path(&export::export_dir(&self.data_dir), &self.config.till_id, chrono::Local::now())
+                .map_err(failed)?;
+        let part = path.with_extension("csv.part");
+        let file = std::fs::File::create(&part).map_err(failed)?;
+        let out = std::io::BufWriter::new(file);
+        let written = self.export_history_csv(actor, filter, out, 1_000, move |rows| progress(rows, expected)).await;
+        let summary = match written {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                return Err(e);
+            }
+        };
+        std::fs::rename(&part, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&part);
+            failed(e)
+        })?;
+        Ok(ExportedFile { path: path.display().to_string(), rows: summary.rows })
+    }
+
+    /// Walks the whole audit chain, checks it against the head kept in the
+    /// keyring at the last shift close, and records that it did and what it
+    /// found. `progress` hears (rows checked, rows in the log).
+    pub async fn verify_audit_with_progress(
+        &self,
+        actor: &str,
+        mut progress: impl FnMut(u64, u64) + Send + 'static,
+    ) -> Result<AnchoredVerification, FlowError> {
+        let actor = crate::redeem::require_cashier(actor)?.to_string();
+        let (secrets, till_id, database) =
+            (self.secrets.clone(), self.config.till_id.clone(), self.ledger.anchor_name());
+        let anchor = tokio::task::spawn_blocking(move || secrets.audit_anchor(&till_id, &database))
+            .await
+            .expect("keyring reads do not panic")
+            .map_err(|e| e.to_string());
+        self.db(move |l| {
+            let total = l.audit_len()?;
+            progress(0, total);
+            let v = l.verify_audit_anchored(anchor, |rows| progress(rows, total))?;
+            let (outcome, details) = match &v.chain.first_bad {
+                None => (Outcome::Success, format!("chain intact: {} rows, head {}", v.chain.rows, v.chain.head)),
+                Some(bad) => (Outcome::Failure, format!("chain broken at row {}: {}", bad.seq, bad.reason)),
+            };
+            l.record(&AuditEntry::new(&actor, "audit_verified", outcome, details))?;
+            Ok(v)
+        })
+        .await
+    }
+}
+
+/// The audit row of a look at the history's figures.
+fn history_viewed(actor: &str, filter: &HistoryFilter, what: &str) -> Result<AuditEntry, FlowError> {
+    let actor = crate::redeem::require_cashier(actor)?;
+    Ok(AuditEntry {
+        provider: filter.provider.map(|p| p.as_str().into()),
+        ..AuditEntry::new(actor, "history_viewed", Outcome::Success, format!("{what}; {}", filter.summary()))
+    })
 }

@@ -50,7 +50,7 @@ pub async fn recent_transactions(state: State<'_, AppState>) -> CommandResult<Ve
 /// Prints a completed transaction's receipt again, marked REPRINT.
 #[tauri::command]
 pub async fn reprint_receipt(state: State<'_, AppState>, id: String) -> CommandResult<Delivery> {
-    signed_in(&state)?;
+    let by = signed_in(&state)?;
     let lookup = id.clone();
     let row = state
         .till
@@ -61,5 +61,5 @@ pub async fn reprint_receipt(state: State<'_, AppState>, id: String) -> CommandR
     if row.state != kaunta_core::ledger::State::Completed {
         return Err(public("not_completed", "Only completed transactions have a receipt"));
     }
-    Ok(state.till.print_receipt(&row, true).await)
+    Ok(state.till.print_receipt(&row, Some(&by)).await)
 }

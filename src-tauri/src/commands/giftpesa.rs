@@ -4,7 +4,7 @@ use kaunta_core::redeem::giftpesa::GiftPesaInput;
 use serde::Serialize;
 use tauri::State;
 
-use super::{CommandResult, signed_in};
+use super::{CommandResult, manager, signed_in};
 use crate::AppState;
 
 /// Redeems a customer's GiftPesa balance at the store's M-Pesa till.
@@ -41,7 +41,7 @@ pub async fn giftpesa_import_certificate(
     state: State<'_, AppState>,
     contents: String,
 ) -> CommandResult<GiftPesaSettings> {
-    let actor = signed_in(&state)?;
+    let actor = manager(&state)?.name;
     state.till.import_giftpesa_certificate(contents.as_bytes(), &actor).await.map_err(|e| e.to_public())?;
     Ok(giftpesa_settings(state))
 }

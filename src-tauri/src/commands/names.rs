@@ -4,6 +4,16 @@ pub const COMMANDS: &[&str] = &[
     "app_info",
     "sign_in",
     "sign_out",
+    "create_first_manager",
+    "manager_unlock",
+    "manager_lock",
+    "staff_list",
+    "staff_add",
+    "staff_change",
+    "unknown_list",
+    "unknown_recheck",
+    "resolve_transaction",
+    "refund_voucher",
     "validate_voucher",
     "redeem_voucher",
     "recent_transactions",
@@ -25,4 +35,30 @@ pub const COMMANDS: &[&str] = &[
     "pesapal_ipn_list",
     "pesapal_ipn_register",
     "pesapal_ipn_choose",
+    "shift_current",
+    "shift_open",
+    "shift_x_report",
+    "shift_close",
+    "shift_list",
+    "history_page",
+    "history_totals",
+    "history_daily",
+    "transaction_detail",
+    "history_export_csv",
+    "audit_verify",
 ];
+
+#[cfg(test)]
+mod tests {
+    /// capabilities/main.json is written by hand (Tauri reads it as it is):
+    /// it must grant exactly the commands above, no more, no fewer.
+    #[test]
+    fn the_main_window_is_granted_exactly_these_commands() {
+        let file = include_str!("../../capabilities/main.json");
+        let granted: serde_json::Value = serde_json::from_str(file).unwrap();
+        let granted: Vec<&str> =
+            granted["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        let expected: Vec<String> = super::COMMANDS.iter().map(|c| format!("allow-{}", c.replace('_', "-"))).collect();
+        assert_eq!(granted, expected, "update capabilities/main.json to match commands/names.rs");
+    }
+}

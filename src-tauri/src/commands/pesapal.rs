@@ -5,7 +5,7 @@ use kaunta_core::providers::pesapal::IpnNotificationType;
 use kaunta_core::redeem::pesapal::{CheckoutInput, CheckoutStarted, CheckoutStatus, IpnSettings};
 use tauri::{AppHandle, Runtime, State, Url};
 
-use super::{CommandResult, public, signed_in};
+use super::{CommandResult, manager, public, signed_in};
 use crate::{AppState, checkout};
 
 /// How long one `pesapal_wait` call holds before the UI asks again.
@@ -100,13 +100,13 @@ pub async fn pesapal_ipn_register(
     url: String,
     method: String,
 ) -> CommandResult<IpnSettings> {
-    let actor = signed_in(&state)?;
+    let actor = manager(&state)?.name;
     let method = IpnNotificationType::parse(&method).ok_or_else(|| public("invalid_method", "Choose GET or POST"))?;
     state.till.register_pesapal_ipn(&actor, &url, method).await.map_err(|e| e.to_public())
 }
 
 #[tauri::command]
 pub async fn pesapal_ipn_choose(state: State<'_, AppState>, ipn_id: String) -> CommandResult<IpnSettings> {
-    let actor = signed_in(&state)?;
+    let actor = manager(&state)?.name;
     state.till.choose_pesapal_ipn(&actor, &ipn_id).await.map_err(|e| e.to_public())
 }

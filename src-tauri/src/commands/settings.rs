@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use kaunta_core::till::CredentialStatus;
 use tauri::State;
 
-use super::{CommandResult, provider, signed_in};
+use super::{CommandResult, manager, provider};
 use crate::AppState;
 
 /// Keyring calls go over D-Bus and may wait on an unlock prompt: never on
@@ -25,7 +25,7 @@ pub async fn set_credentials(
     values: BTreeMap<String, String>,
 ) -> CommandResult<Vec<CredentialStatus>> {
     let id = self::provider(&provider)?;
-    let actor = signed_in(&state)?;
+    let actor = manager(&state)?.name;
     let json = serde_json::to_value(values).expect("a string map is JSON");
     state.till.set_credentials(id, json, &actor).await.map_err(|e| e.to_public())?;
     let till = state.till.clone();

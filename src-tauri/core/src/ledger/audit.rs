@@ -186,6 +186,15 @@ pub(super) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
     })
 }
 
+impl super::Ledger {
+    /// How many rows the audit log holds (its last sequence number): what a
+    /// verification will walk.
+    pub fn audit_len(&self) -> Result<u64, LedgerError> {
+        let last: i64 = self.conn().query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| r.get(0))?;
+        Ok(last.max(0) as u64)
+    }
+}
+
 /// Walks the whole chain in order and names the first row that does not fit:
 /// a gap in the sequence (a row cut out), a link that does not match the row
 /// before (a row inserted or rebuilt), or a hash that does not match the row
@@ -213,7 +222,7 @@ pub fn verify(conn: &Connection, mut progress: impl FnMut(u64)) -> Result<Verifi
         prev = row.hash;
         expected_seq += 1;
         count += 1;
-        if count.is_multiple_of(65_536) {
+        if count.is_multiple_of(4_096) {
             progress(count);
         }
     }

@@ -28,9 +28,13 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 use rusqlite::types::Value;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::audit::{self, AuditRow};
 use super::transactions::{COLUMNS, State, TransactionRow, read};
 use super::{Ledger, LedgerError};
 use crate::providers::ProviderId;
+
+pub mod daily;
+pub use daily::{DailyTotal, DailyTotals};
 
 /// The most rows one page may hold.
 pub const MAX_PAGE: u32 = 10_000;
@@ -334,7 +338,7 @@ pub struct HistoryTotals {
 }
 
 impl HistoryTotals {
-    fn from_groups(groups: Vec<TotalsGroup>) -> Result<HistoryTotals, LedgerError> {
+    pub(crate) fn from_groups(groups: Vec<TotalsGroup>) -> Result<HistoryTotals, LedgerError> {
         let overflow = |v: i64| LedgerError::Sqlite(rusqlite::Error::IntegralValueOutOfRange(0, v));
         let add = |a: i64, b: i64| a.checked_add(b).ok_or_else(|| overflow(a));
         let mut by_currency: Vec<CurrencyTotal> = Vec::new();
@@ -638,6 +642,27 @@ impl Ledger {
             .collect();
         HistoryTotals::from_groups(groups)
     }
+
+    /// One transaction and every audit row that names it, oldest first,
+    /// read under one lock so the two agree.
+    pub fn transaction_detail(&self, id: &str) -> Result<Option<TransactionTrail>, LedgerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM transactions WHERE id = ?1"))?;
+        let Some(transaction) = stmt.query_map([id], read)?.next().transpose()? else {
+            return Ok(None);
+        };
+        let mut stmt =
+            conn.prepare_cached(&format!("{} WHERE transaction_id = ?1 ORDER BY seq", audit::SELECT_ROWS))?;
+        let events = stmt.query_map([id], audit::read_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(TransactionTrail { transaction, events }))
+    }
+}
+
+/// A transaction and its whole event trail, for the detail view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransactionTrail {
+    pub transaction: TransactionRow,
+    pub events: Vec<AuditRow>,
 }
 
 #[cfg(test)]
@@ -942,6 +967,41 @@ mod tests {
         };
         assert_eq!(ids(&ledger.history_page(&f, None, 10).unwrap()), ["real"]);
         assert_eq!(ledger.history_totals(&f).unwrap().by_currency[0].completed_minor, 75_000);
+    }
+
+    #[test]
+    fn a_transaction_comes_with_its_whole_event_trail_in_order() {
+        let (_dir, ledger) = crate::ledger::tests::ledger();
+        let intent = Intent {
+            id: "tx-1".into(),
+            cashier: "amina".into(),
+            provider: "pesavoucher".into(),
+            operation: "redeem",
+            voucher_code: Some("NLV-DTUMJQ6ILG9WNISE".into()),
+            code_masked: Some(crate::voucher_code::mask("NLV-DTUMJQ6ILG9WNISE")),
+            amount_minor: Some(75_000),
+            currency: Some("KES".into()),
+            owner: "x".into(),
+            training: false,
+        };
+        let note = |event: &'static str| AuditEntry {
+            transaction_id: Some("tx-1".into()),
+            ..AuditEntry::new("amina", event, Outcome::Info, "")
+        };
+        ledger.record(&AuditEntry::new("amina", "sign_in", Outcome::Success, "")).unwrap();
+        ledger.begin(&intent, &note("redeem_attempt")).unwrap();
+        ledger.record(&AuditEntry::new("baraka", "validate", Outcome::Info, "another voucher")).unwrap();
+        ledger.finish("tx-1", State::Completed, &Finish::default(), &note("redeem_completed")).unwrap();
+        ledger.record(&note("receipt_reprinted")).unwrap();
+
+        let trail = ledger.transaction_detail("tx-1").unwrap().unwrap();
+        assert_eq!(trail.transaction.state, State::Completed);
+        let events: Vec<_> = trail.events.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(events, ["redeem_attempt", "redeem_completed", "receipt_reprinted"], "its own rows only, by seq");
+        assert!(trail.events.windows(2).all(|w| w[0].seq < w[1].seq));
+        let json = serde_json::to_string(&trail).unwrap();
+        assert!(!json.contains("DTUMJQ"), "the full code never leaves the ledger: {json}");
+        assert_eq!(ledger.transaction_detail("nope").unwrap(), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "verification claims", include_str!("sql/002_claims.sql")),
     (3, "checkouts and provider settings", include_str!("sql/003_checkouts.sql")),
     (4, "history indexes and daily totals", include_str!("sql/004_history_indexes.sql")),
+    (5, "staff and shifts", include_str!("sql/005_staff_and_shifts.sql")),
 ];
 
 fn checksum(sql: &str) -> String {

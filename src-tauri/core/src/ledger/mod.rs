@@ -1,12 +1,15 @@
 //! The ledger remembers: transactions from intent to outcome, and the audit
 //! log, in one SQLite file. It knows nothing of HTTP.
 
+pub mod anchor;
 pub mod audit;
 pub mod claims;
 pub mod history;
 pub mod lease;
 mod migrate;
 mod settings;
+pub mod shifts;
+pub mod staff;
 pub mod transactions;
 
 use std::path::{Path, PathBuf};

@@ -1,56 +1,19 @@
 //! The receipt's layout: monospace text on an 80 mm roll, with a QR code of
 //! our transaction reference that a manager can scan to find it in history.
 
-use printpdf::{
-    BuiltinFont, Color, Mm, Op, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem,
-};
+use printpdf::{Mm, Op, Pt, Rect};
 use qrcode::QrCode;
 
+use super::roll::{
+    BODY_PT, COLUMNS, Line, MARGIN_MM, WIDTH_MM, centred, pair, pdf, printable, rule, text_height_mm, text_ops,
+};
 use super::{Receipt, ReceiptError};
 
-const WIDTH_MM: f32 = 80.0;
-const MARGIN_MM: f32 = 4.0;
-const BODY_PT: f32 = 8.5;
-/// Courier's advance is 0.6 em: characters per line at the body size.
-const COLUMNS: usize = ((WIDTH_MM - 2.0 * MARGIN_MM) * 72.0 / 25.4 / (BODY_PT * 0.6)) as usize;
 const QR_MM: f32 = 30.0;
 
-/// One printed line: text, size, bold.
-struct Line(String, f32, bool);
-
-/// Thermal printers and the PDF base fonts speak Latin-1 at best: keep
-/// receipts to printable ASCII so nothing turns into garbage.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '•' => '*',
-            c if c.is_ascii_graphic() || c == ' ' => c,
-            _ => '?',
-        })
-        .collect()
-}
-
-fn centred(s: &str, width: usize) -> String {
-    let s: String = printable(s).chars().take(width).collect();
-    format!("{:^width$}", s, width = width)
-}
-
-fn pair(label: &str, value: &str) -> Vec<String> {
-    let value = printable(value);
-    if label.len() + 1 + value.len() <= COLUMNS {
-        vec![format!("{label}{value:>w$}", w = COLUMNS - label.len())]
-    } else {
-        // Long values wrap onto lines of their own.
-        let mut lines = vec![label.to_string()];
-        let chars: Vec<char> = value.chars().collect();
-        lines.extend(chars.chunks(COLUMNS - 2).map(|c| format!("  {}", c.iter().collect::<String>())));
-        lines
-    }
-}
-
 fn lines(r: &Receipt) -> Vec<Line> {
-    let rule = "-".repeat(COLUMNS);
-    let body = |s: String| Line(s, BODY_PT, false);
+    let rule = rule();
+    let body = Line::body;
     let mut out = vec![Line(centred(&r.store_name, COLUMNS * 85 / 110), 11.0, true)];
     if r.training {
         out.push(Line(centred("*** TRAINING - NOT A REAL SALE ***", COLUMNS), BODY_PT, true));
@@ -86,32 +49,11 @@ fn lines(r: &Receipt) -> Vec<Line> {
     out
 }
 
-fn black() -> Color {
-    Color::Rgb(Rgb { r: 0.0, g: 0.0, b: 0.0, icc_profile: None })
-}
-
 /// The PDF and its page height in millimetres (the roll is cut to fit).
 pub fn render(r: &Receipt) -> Result<(Vec<u8>, f32), ReceiptError> {
     let lines = lines(r);
-    let line_gap = |size: f32| size * 1.35;
-    let text_height_pt: f32 = lines.iter().map(|l| line_gap(l.1)).sum();
-    let mm_per_pt = 25.4 / 72.0;
-    let height_mm = MARGIN_MM * 4.0 + text_height_pt * mm_per_pt + QR_MM + 10.0;
-
-    let mut ops = vec![Op::SetFillColor { col: black() }];
-    let mut y = Pt::from(Mm(height_mm - MARGIN_MM)).0;
-    let x = Pt::from(Mm(MARGIN_MM)).0;
-    for Line(text, size, bold) in &lines {
-        y -= line_gap(*size);
-        let font = if *bold { BuiltinFont::CourierBold } else { BuiltinFont::Courier };
-        ops.extend([
-            Op::StartTextSection,
-            Op::SetFont { font: PdfFontHandle::Builtin(font), size: Pt(*size) },
-            Op::SetTextCursor { pos: Point { x: Pt(x), y: Pt(y) } },
-            Op::ShowText { items: vec![TextItem::Text(text.clone())] },
-            Op::EndTextSection,
-        ]);
-    }
+    let height_mm = MARGIN_MM * 4.0 + text_height_mm(&lines) + QR_MM + 10.0;
+    let (mut ops, y) = text_ops(&lines, height_mm);
 
     let qr = QrCode::new(r.transaction_id.as_bytes()).map_err(|e| ReceiptError::Layout(e.to_string()))?;
     let modules = qr.width();
@@ -146,10 +88,7 @@ pub fn render(r: &Receipt) -> Result<(Vec<u8>, f32), ReceiptError> {
     }
 
     let title = format!("Receipt {}", r.transaction_id);
-    let mut doc = PdfDocument::new(&title);
-    doc.with_pages(vec![PdfPage::new(Mm(WIDTH_MM), Mm(height_mm), ops)]);
-    let mut warnings = Vec::new();
-    Ok((doc.save(&PdfSaveOptions::default(), &mut warnings), height_mm))
+    Ok((pdf(&title, height_mm, ops), height_mm))
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 pub mod layout;
 pub mod print;
+pub mod report;
+pub(crate) mod roll;
 
 use std::path::{Path, PathBuf};
 

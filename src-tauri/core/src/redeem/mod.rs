@@ -7,6 +7,7 @@
 pub mod giftpesa;
 pub mod pesapal;
 pub mod pesavoucher;
+pub mod refund;
 pub mod telesend;
 
 use serde::Serialize;
@@ -225,20 +226,27 @@ impl Till {
 
     /// The answer the cashier sees; prints the receipt of a completed one.
     pub(crate) async fn conclude(&self, row: TransactionRow) -> RedemptionResult {
-        let receipt = if row.state == State::Completed { Some(self.print_receipt(&row, false).await) } else { None };
+        let receipt = if row.state == State::Completed { Some(self.print_receipt(&row, None).await) } else { None };
         redemption_result(row, receipt)
     }
 
     /// Saves the receipt and prints it when printing is on. Never fails the
     /// redemption: the money has moved, the cashier needs to know that first.
-    pub async fn print_receipt(&self, row: &TransactionRow, reprint: bool) -> Delivery {
+    /// `reprint_by` names who asked for a copy (marked REPRINT), if this is one.
+    pub async fn print_receipt(&self, row: &TransactionRow, reprint_by: Option<&str>) -> Delivery {
+        let reprint = reprint_by.is_some();
         let provider: Option<ProviderId> = row.provider.parse().ok();
         let receipt = Receipt {
             store_name: self.config().store_name.clone(),
             till_id: row.till_id.clone(),
             cashier: row.cashier.clone(),
             local_time: local_time(&row.updated_at),
-            title: if row.operation == "checkout" { "PAYMENT RECEIVED" } else { "VOUCHER REDEEMED" }.into(),
+            title: match row.operation.as_str() {
+                "checkout" => "PAYMENT RECEIVED",
+                "create_voucher" => "REFUND VOUCHER ISSUED",
+                _ => "VOUCHER REDEEMED",
+            }
+            .into(),
             provider: provider.map_or(row.provider.clone(), |p| p.display_name().to_string()),
             code_masked: row.code_masked.clone(),
             customer_name: row.customer_name.clone(),
@@ -252,7 +260,7 @@ impl Till {
                 .chain(
                     row.outcome_message
                         .iter()
-                        .filter(|_| row.operation == "checkout")
+                        .filter(|_| matches!(row.operation.as_str(), "checkout" | "create_voucher"))
                         .map(|m| ("Payment".to_string(), m.clone())),
                 )
                 .collect(),
@@ -284,7 +292,7 @@ impl Till {
             subject: row.code_masked.clone(),
             transaction_id: Some(row.id.clone()),
             ..AuditEntry::new(
-                &row.cashier,
+                reprint_by.unwrap_or(&row.cashier),
                 event,
                 outcome,
                 match (&delivery.printer, &delivery.print_error) {
@@ -371,11 +379,18 @@ pub(crate) fn redemption_result(row: TransactionRow, receipt: Option<Delivery>) 
     let amount = MoneyView::from_parts(row.amount_minor, row.currency.as_deref());
     let done = if row.operation == "checkout" { "paid" } else { "redeemed" };
     let message = match (row.state, &amount) {
+        (State::Completed, Some(a)) if row.operation == "create_voucher" => {
+            format!("{} refund voucher sent: the customer receives it by email", a.display)
+        }
         (State::Completed, Some(a)) => format!("{} {done}: hand over the goods", a.display),
         (State::Completed, None) => "Redeemed: hand over the goods".to_string(),
         (State::Unknown, _) => format!(
             "Outcome unknown: do NOT hand over the goods yet. A manager must check this {}. {}",
-            if row.operation == "checkout" { "payment" } else { "voucher" },
+            match row.operation.as_str() {
+                "checkout" => "payment",
+                "create_voucher" => "refund with PesaVoucher before sending another",
+                _ => "voucher",
+            },
             row.outcome_message.clone().unwrap_or_default()
         ),
         _ => row.outcome_message.clone().unwrap_or_default(),

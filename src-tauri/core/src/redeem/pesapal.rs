@@ -408,7 +408,7 @@ impl Till {
         let status = self.pesapal().ok()?.transaction_status(&tracking).await.ok()?;
         let (settled, settled_now) = self.settle_pesapal("system", row.clone(), &status).await.ok()?;
         if settled_now && settled.state == State::Completed {
-            self.print_receipt(&settled, false).await;
+            self.print_receipt(&settled, None).await;
         }
         settled.state.is_final().then_some(settled)
     }

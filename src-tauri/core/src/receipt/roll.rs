@@ -1,0 +1,99 @@
+//! The 80 mm roll: lines of monospace text laid out on one PDF page cut to
+//! fit. Receipts and shift reports are both printed on it.
+
+use printpdf::{
+    BuiltinFont, Color, Mm, Op, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rgb, TextItem,
+};
+
+pub(crate) const WIDTH_MM: f32 = 80.0;
+pub(crate) const MARGIN_MM: f32 = 4.0;
+pub(crate) const BODY_PT: f32 = 8.5;
+/// Courier's advance is 0.6 em: characters per line at the body size.
+pub(crate) const COLUMNS: usize = ((WIDTH_MM - 2.0 * MARGIN_MM) * 72.0 / 25.4 / (BODY_PT * 0.6)) as usize;
+
+/// One printed line: text, size, bold.
+pub(crate) struct Line(pub String, pub f32, pub bool);
+
+impl Line {
+    pub(crate) fn body(text: String) -> Line {
+        Line(text, BODY_PT, false)
+    }
+}
+
+/// Thermal printers and the PDF base fonts speak Latin-1 at best: keep
+/// the roll to printable ASCII so nothing turns into garbage.
+pub(crate) fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '•' => '*',
+            '—' | '–' => '-',
+            c if c.is_ascii_graphic() || c == ' ' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+pub(crate) fn centred(s: &str, width: usize) -> String {
+    let s: String = printable(s).chars().take(width).collect();
+    format!("{:^width$}", s, width = width)
+}
+
+/// A label on the left, its value on the right; a long value wraps onto
+/// lines of its own.
+pub(crate) fn pair(label: &str, value: &str) -> Vec<String> {
+    let label = printable(label);
+    let value = printable(value);
+    if label.len() + 1 + value.len() <= COLUMNS {
+        vec![format!("{label}{value:>w$}", w = COLUMNS - label.len())]
+    } else {
+        let mut lines = vec![label.chars().take(COLUMNS).collect()];
+        let chars: Vec<char> = value.chars().collect();
+        lines.extend(chars.chunks(COLUMNS - 2).map(|c| format!("  {}", c.iter().collect::<String>())));
+        lines
+    }
+}
+
+pub(crate) fn rule() -> String {
+    "-".repeat(COLUMNS)
+}
+
+pub(crate) fn black() -> Color {
+    Color::Rgb(Rgb { r: 0.0, g: 0.0, b: 0.0, icc_profile: None })
+}
+
+fn line_gap(size: f32) -> f32 {
+    size * 1.35
+}
+
+/// The height the lines take, in millimetres.
+pub(crate) fn text_height_mm(lines: &[Line]) -> f32 {
+    lines.iter().map(|l| line_gap(l.1)).sum::<f32>() * 25.4 / 72.0
+}
+
+/// Draws the lines from the top margin of a page `height_mm` tall; returns
+/// the operations and the last baseline (points from the bottom).
+pub(crate) fn text_ops(lines: &[Line], height_mm: f32) -> (Vec<Op>, f32) {
+    let mut ops = vec![Op::SetFillColor { col: black() }];
+    let mut y = Pt::from(Mm(height_mm - MARGIN_MM)).0;
+    let x = Pt::from(Mm(MARGIN_MM)).0;
+    for Line(text, size, bold) in lines {
+        y -= line_gap(*size);
+        let font = if *bold { BuiltinFont::CourierBold } else { BuiltinFont::Courier };
+        ops.extend([
+            Op::StartTextSection,
+            Op::SetFont { font: PdfFontHandle::Builtin(font), size: Pt(*size) },
+            Op::SetTextCursor { pos: Point { x: Pt(x), y: Pt(y) } },
+            Op::ShowText { items: vec![TextItem::Text(text.clone())] },
+            Op::EndTextSection,
+        ]);
+    }
+    (ops, y)
+}
+
+/// One roll-wide page of `height_mm`, as PDF bytes.
+pub(crate) fn pdf(title: &str, height_mm: f32, ops: Vec<Op>) -> Vec<u8> {
+    let mut doc = PdfDocument::new(title);
+    doc.with_pages(vec![PdfPage::new(Mm(WIDTH_MM), Mm(height_mm), ops)]);
+    let mut warnings = Vec::new();
+    doc.save(&PdfSaveOptions::default(), &mut warnings)
+}

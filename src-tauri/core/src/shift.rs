@@ -1,0 +1,341 @@
+//! Shifts: opened by anyone signed in at the till, closed by a manager. An
+//! X report shows the running shift's figures; closing makes the Z report,
+//! keeps the audit log's head on it and in the keyring (the anchor that
+//! verification checks the log against), saves it as PDF and prints it.
+//!
+//! One report model serves the window, the command line and the PDF.
+
+use serde::Serialize;
+
+use crate::FlowError;
+use crate::ledger::anchor::{AnchoredVerification, AuditAnchor};
+use crate::ledger::history::{CurrencyTotal, HistoryTotals, TotalsGroup};
+use crate::ledger::shifts::{Closed, Opened, ShiftFigures, ShiftRow};
+use crate::ledger::{AuditEntry, Outcome};
+use crate::providers::ProviderId;
+use crate::receipt::{self, Delivery};
+use crate::staff::{Staff, StaffError};
+use crate::till::{MoneyView, Till};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportKind {
+    /// The running shift, figures up to now; the shift stays open.
+    X,
+    /// The shift closed: its final figures and the audit head it closed on.
+    Z,
+}
+
+/// One currency's figures for one operation, with its amounts as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CurrencyLine {
+    #[serde(flatten)]
+    pub total: CurrencyTotal,
+    pub completed: Option<MoneyView>,
+    /// Pending or unknown: money that may or may not have moved.
+    pub open: Option<MoneyView>,
+}
+
+impl From<&CurrencyTotal> for CurrencyLine {
+    fn from(t: &CurrencyTotal) -> Self {
+        let money = |minor| MoneyView::from_parts(Some(minor), t.currency.as_deref());
+        CurrencyLine { completed: money(t.completed_minor), open: money(t.open_minor), total: t.clone() }
+    }
+}
+
+/// One provider x operation x state x currency group, with its amount as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupLine {
+    #[serde(flatten)]
+    pub group: TotalsGroup,
+    pub provider_name: String,
+    pub amount: Option<MoneyView>,
+}
+
+impl From<&TotalsGroup> for GroupLine {
+    fn from(g: &TotalsGroup) -> Self {
+        let provider_name = g.provider.parse::<ProviderId>().map_or(g.provider.clone(), |p| p.display_name().into());
+        GroupLine {
+            amount: MoneyView::from_parts(Some(g.amount_minor), g.currency.as_deref()),
+            provider_name,
+            group: g.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CashierLine {
+    pub cashier: String,
+    pub count: i64,
+    pub by_currency: Vec<CurrencyLine>,
+}
+
+/// The audit log's last row when the shift closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditHead {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// An X or Z report: who, where, when, and the shift's figures, never a sum
+/// across currencies, operations or the training flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShiftReport {
+    pub kind: ReportKind,
+    pub store_name: String,
+    pub shift: ShiftRow,
+    /// The end of the period counted: the close (Z), or when made (X).
+    pub until: String,
+    /// The till is in training mode: its training transactions are counted,
+    /// in lines of their own (`training: true`). A live till counts real
+    /// business only.
+    pub training: bool,
+    pub count: i64,
+    /// By training flag, currency and operation.
+    pub by_currency: Vec<CurrencyLine>,
+    /// By training flag, currency, provider, operation and state.
+    pub by_provider: Vec<GroupLine>,
+    pub by_cashier: Vec<CashierLine>,
+    /// Z only.
+    pub audit_head: Option<AuditHead>,
+}
+
+impl ShiftReport {
+    pub fn new(
+        kind: ReportKind,
+        store_name: &str,
+        shift: ShiftRow,
+        until: String,
+        training: bool,
+        f: &ShiftFigures,
+    ) -> Self {
+        let lines = |t: &HistoryTotals| t.by_currency.iter().map(CurrencyLine::from).collect::<Vec<_>>();
+        ShiftReport {
+            kind,
+            store_name: store_name.to_string(),
+            audit_head: match (kind, shift.audit_head_seq, &shift.audit_head_hash) {
+                (ReportKind::Z, Some(seq), Some(hash)) => Some(AuditHead { seq, hash: hash.clone() }),
+                _ => None,
+            },
+            shift,
+            until,
+            training,
+            count: f.totals.count,
+            by_currency: lines(&f.totals),
+            by_provider: f.totals.groups.iter().map(GroupLine::from).collect(),
+            by_cashier: f
+                .by_cashier
+                .iter()
+                .map(|c| CashierLine {
+                    cashier: c.cashier.clone(),
+                    count: c.totals.count,
+                    by_currency: lines(&c.totals),
+                })
+                .collect(),
+        }
+    }
+
+    /// One line for the audit log: what the report counted.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("{} transaction(s)", self.count)];
+        for c in &self.by_currency {
+            let amount = c.completed.as_ref().map_or(String::new(), |m| format!(" {}", m.display));
+            parts.push(format!(
+                "{} {}: {} completed{amount}, {} open, {} failed{}",
+                c.total.currency.as_deref().unwrap_or("no amount"),
+                c.total.operation,
+                c.total.completed_count,
+                c.total.open_count,
+                c.total.failed_count,
+                if c.total.training { " (training)" } else { "" }
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
+/// A report and where its PDF went (when one was made).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportOutcome {
+    pub report: ShiftReport,
+    pub delivery: Option<Delivery>,
+}
+
+/// The Z report, its PDF, and whether the audit head was kept in the keyring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShiftClosed {
+    pub report: ShiftReport,
+    pub delivery: Delivery,
+    pub anchored: bool,
+    /// Why the head could not be kept in the keyring (it is still on the
+    /// report and on the shift).
+    pub anchor_error: Option<String>,
+}
+
+fn no_shift() -> FlowError {
+    FlowError::Declined { code: "no_open_shift", message: "No shift is open at this till: open one first".into() }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("shift work does not panic")
+}
+
+impl Till {
+    pub async fn current_shift(&self) -> Result<Option<ShiftRow>, FlowError> {
+        self.db(|l| l.current_shift()).await
+    }
+
+    /// Opens a shift at this till; refused while one is open.
+    pub async fn open_shift(&self, actor: &str) -> Result<ShiftRow, FlowError> {
+        let actor = crate::redeem::require_cashier(actor)?.to_string();
+        let id = uuid::Uuid::now_v7().to_string();
+        let entry = AuditEntry::new(
+            &actor,
+            "shift_opened",
+            Outcome::Success,
+            format!("shift opened at {}", self.config().till_id),
+        );
+        match self.db(move |l| l.open_shift(&id, &actor, &entry)).await? {
+            Opened::New(shift) => Ok(shift),
+            Opened::AlreadyOpen(shift) => Err(FlowError::Declined {
+                code: "shift_already_open",
+                message: format!(
+                    "A shift is already open at this till: opened by {} on {}",
+                    shift.opened_by,
+                    crate::redeem::local_time(&shift.opened_at)
+                ),
+            }),
+        }
+    }
+
+    /// The running shift's X report, recorded as viewed in the audit log;
+    /// with `print`, also saved as PDF (and printed when printing is on).
+    pub async fn x_report(&self, actor: &str, print: bool) -> Result<ReportOutcome, FlowError> {
+        let actor = crate::redeem::require_cashier(actor)?.to_string();
+        let training = self.is_training();
+        let store = self.config().store_name.clone();
+        let who = actor.clone();
+        let report = self
+            .db(move |l| {
+                let Some(shift) = l.current_shift()? else { return Ok(None) };
+                let until = crate::ledger::now_text();
+                let figures = l.shift_figures(&shift, training)?;
+                let report = ShiftReport::new(ReportKind::X, &store, shift, until, training, &figures);
+                l.record(&AuditEntry {
+                    subject: Some(report.shift.id.clone()),
+                    ..AuditEntry::new(
+                        &who,
+                        "shift_report_viewed",
+                        Outcome::Success,
+                        format!("X report: {}", report.summary()),
+                    )
+                })?;
+                Ok(Some(report))
+            })
+            .await?
+            .ok_or_else(no_shift)?;
+        let delivery = if print { Some(self.deliver_report(&report, &actor).await) } else { None };
+        Ok(ReportOutcome { report, delivery })
+    }
+
+    /// Closes the shift (managers only): the Z report's figures, the
+    /// `shift_closed` audit row and the head it makes, in one transaction;
+    /// then the head in the keyring, the PDF saved and printed.
+    pub async fn close_shift(&self, by: &Staff) -> Result<ShiftClosed, FlowError> {
+        if !by.is_manager() {
+            return Err(StaffError::NotManager.into());
+        }
+        let training = self.is_training();
+        let entry = AuditEntry::new(&by.name, "shift_closed", Outcome::Success, "");
+        let (name, till_id) = (by.name.clone(), self.config().till_id.clone());
+        let closed = self
+            .db(move |l| {
+                l.close_shift(&name, training, &entry, |shift, figures| {
+                    let report = ShiftReport::new(ReportKind::Z, "", shift.clone(), String::new(), training, figures);
+                    format!("Z report of the shift opened by {} at {}: {}", shift.opened_by, till_id, report.summary())
+                })
+            })
+            .await?
+            .ok_or_else(no_shift)?;
+        let Closed { shift, figures, head } = closed;
+        let until = shift.closed_at.clone().unwrap_or_default();
+        let report = ShiftReport::new(ReportKind::Z, &self.config().store_name, shift, until, training, &figures);
+
+        let anchor = AuditAnchor {
+            till_id: head.till_id.clone(),
+            database: self.ledger().anchor_name(),
+            seq: head.seq,
+            hash: head.hash.clone(),
+            at: head.at.clone(),
+        };
+        let secrets = self.secrets().clone();
+        let anchor_error = blocking(move || secrets.set_audit_anchor(&anchor)).await.err().map(|e| e.to_string());
+        if let Some(error) = &anchor_error {
+            let _ = self
+                .audit(AuditEntry {
+                    subject: Some(report.shift.id.clone()),
+                    ..AuditEntry::new(
+                        &by.name,
+                        "audit_anchor_failed",
+                        Outcome::Failure,
+                        format!("audit head row {} not kept in the keyring: {error}", head.seq),
+                    )
+                })
+                .await;
+        }
+        let delivery = self.deliver_report(&report, &by.name).await;
+        Ok(ShiftClosed { report, delivery, anchored: anchor_error.is_none(), anchor_error })
+    }
+
+    /// This till's shifts, newest first.
+    pub async fn list_shifts(&self, limit: u32) -> Result<Vec<ShiftRow>, FlowError> {
+        self.db(move |l| l.recent_shifts(limit)).await
+    }
+
+    /// The audit chain, checked against the head kept in the keyring at the
+    /// last shift close.
+    pub async fn verify_audit_anchored(&self) -> Result<AnchoredVerification, FlowError> {
+        let (secrets, till_id, database) =
+            (self.secrets().clone(), self.config().till_id.clone(), self.ledger().anchor_name());
+        let anchor = blocking(move || secrets.audit_anchor(&till_id, &database)).await.map_err(|e| e.to_string());
+        self.db(move |l| l.verify_audit_anchored(anchor, |_| {})).await
+    }
+
+    /// Saves the report under `reports/` and prints it when printing is on;
+    /// never fails the close: the shift is closed, the manager must know that first.
+    async fn deliver_report(&self, report: &ShiftReport, actor: &str) -> Delivery {
+        let data_dir = self.data_dir().to_path_buf();
+        let copy = report.clone();
+        let saved = blocking(move || receipt::report::save(&copy, &data_dir)).await;
+        let delivery = match saved {
+            Ok((path, height)) if self.config().receipt.print => {
+                receipt::print::print(&path, self.config().receipt.printer.as_deref(), Some(height)).await
+            }
+            Ok((path, _)) => {
+                Delivery { path: path.display().to_string(), printed: false, printer: None, print_error: None }
+            }
+            Err(e) => Delivery { path: String::new(), printed: false, printer: None, print_error: Some(e.to_string()) },
+        };
+        let ok = delivery.print_error.is_none();
+        let kind = match report.kind {
+            ReportKind::X => "X",
+            ReportKind::Z => "Z",
+        };
+        let details = match (&delivery.printer, &delivery.print_error) {
+            (_, Some(err)) => format!("{kind} report: {err}"),
+            (Some(p), None) if delivery.printed => format!("{kind} report printed on {p}, saved {}", delivery.path),
+            _ => format!("{kind} report saved {}", delivery.path),
+        };
+        let entry = AuditEntry {
+            subject: Some(report.shift.id.clone()),
+            ..AuditEntry::new(
+                actor,
+                if ok { "shift_report_printed" } else { "shift_report_print_failed" },
+                if ok { Outcome::Success } else { Outcome::Failure },
+                details,
+            )
+        };
+        let _ = self.audit(entry).await;
+        delivery
+    }
+}

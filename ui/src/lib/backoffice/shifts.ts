@@ -1,0 +1,91 @@
+// Pure logic of the Shifts tab: labels, grouping and warnings. Amounts come
+// formatted from the backend (MoneyView.display); nothing is summed here.
+import type { CurrencyLine, GroupLine, ReceiptView, ShiftReport, ShiftRow } from '../../types';
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/** RFC 3339 UTC → local "25 Nov 2026 08:00" (a shift may span midnight). */
+export function localDateTime(rfc3339: string | null): string {
+  if (!rfc3339) return '—';
+  const d = new Date(rfc3339);
+  if (Number.isNaN(d.getTime())) return rfc3339;
+  const month = d.toLocaleString('en-GB', { month: 'short' });
+  return `${d.getDate()} ${month} ${d.getFullYear()} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}
+
+export function operationLabel(operation: string): string {
+  switch (operation) {
+    case 'redeem':
+      return 'Vouchers redeemed';
+    case 'checkout':
+      return 'Payments taken';
+    case 'create_voucher':
+      return 'Vouchers created';
+    case 'payout':
+      return 'Payouts';
+    default:
+      return operation;
+  }
+}
+
+/** "KES · Vouchers redeemed", with "(training)" on a training till's training lines. */
+export function currencyHeading(line: Pick<CurrencyLine, 'currency' | 'operation' | 'training'>): string {
+  const heading = `${line.currency ?? 'No amount'} · ${operationLabel(line.operation)}`;
+  return line.training ? `${heading} (training)` : heading;
+}
+
+export function shiftSummary(shift: ShiftRow): string {
+  const opened = `Opened by ${shift.opened_by} on ${localDateTime(shift.opened_at)}`;
+  if (!shift.closed_at) return opened;
+  return `${opened}; closed by ${shift.closed_by ?? '?'} on ${localDateTime(shift.closed_at)}`;
+}
+
+/** Transactions still pending or unknown in the report. */
+export function openCount(report: ShiftReport): number {
+  return report.by_currency.reduce((n, c) => n + c.open_count, 0);
+}
+
+/** What the manager should know before closing on this X report. */
+export function closeWarning(report: ShiftReport | null): string | null {
+  const open = report ? openCount(report) : 0;
+  if (open === 0) return null;
+  const what = open === 1 ? '1 transaction is' : `${open} transactions are`;
+  return `${what} still pending or unknown: the Z report will count them as open. Resolve them first if you can.`;
+}
+
+export interface ProviderBlock {
+  key: string;
+  title: string;
+  rows: GroupLine[];
+}
+
+/** Provider × operation × currency blocks, each listing its states, in the backend's order. */
+export function providerBlocks(lines: GroupLine[]): ProviderBlock[] {
+  const blocks: ProviderBlock[] = [];
+  for (const line of lines) {
+    const key = [line.training, line.currency ?? '', line.provider, line.operation].join('|');
+    let block = blocks.find((b) => b.key === key);
+    if (!block) {
+      const currency = line.currency ? ` · ${line.currency}` : '';
+      const training = line.training ? ' (training)' : '';
+      block = { key, title: `${line.provider_name} · ${operationLabel(line.operation)}${currency}${training}`, rows: [] };
+      blocks.push(block);
+    }
+    block.rows.push(line);
+  }
+  return blocks;
+}
+
+/** Where the report's PDF went. */
+export function deliveryText(delivery: ReceiptView | null): string {
+  if (!delivery) return 'Not saved';
+  if (!delivery.path) return `Not saved: ${delivery.print_error ?? 'unknown error'}`;
+  const main = delivery.printed
+    ? `Printed${delivery.printer ? ` on ${delivery.printer}` : ''}; saved as PDF`
+    : 'Saved as PDF';
+  return delivery.print_error ? `${main} (printer problem: ${delivery.print_error})` : main;
+}
+
+export function reportTitle(report: ShiftReport): string {
+  return report.kind === 'z' ? 'Z report — shift closed' : 'X report — running';
+}
