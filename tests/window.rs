@@ -498,3 +498,96 @@ async fn a_manager_adds_a_cashier_and_sends_a_refund_from_the_back_office() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manager_filters_history_exports_a_csv_and_sees_a_tampered_log() {
+    deadline(async {
+        let till = Till::new("[receipt]\nprint = false\n");
+        let driver = Driver::start();
+        let c = driver.open(&till).await;
+        create_first_manager(&c, "Amina").await;
+        for code in ["TRN-ACTIVE-1200", "TRN-PRACTICE-77"] {
+            scan(&c, code).await;
+            wait_for(&c, "#voucher-status[data-state='valid']").await;
+            press(&c, "\u{E039}").await;
+            wait_for(&c, "#redeem-success").await;
+            wait_for(&c, "#next-customer").await.click().await.unwrap();
+        }
+
+        // History: today's business, two rows, totals and the chart.
+        open_back_office(&c, PIN).await;
+        wait_for(&c, "#history-apply").await.click().await.unwrap();
+        wait_for(&c, "#history-rows tr[data-id]:nth-of-type(2)").await;
+        assert!(text(&c, "#history-totals").await.contains("KES 1,700.50"), "{}", text(&c, "#history-totals").await);
+        wait_for(&c, "#history-chart canvas").await;
+        // A filter that matches one of them.
+        wait_for(&c, "#history-search").await.send_keys("1200\u{E007}").await.unwrap();
+        let rows = eventually("one row for the search", || async {
+            let rows = c.find_all(Locator::Css("#history-rows tr[data-id]")).await.unwrap();
+            (rows.len() == 1).then_some(rows)
+        })
+        .await;
+        assert!(text(&c, "#history-rows").await.contains("1,200.50"));
+        screenshot(&c, "back-office-history.png").await;
+
+        // Enter on a row opens the whole event trail of that transaction.
+        rows[0].send_keys("\u{E007}").await.unwrap();
+        let events = text(&c, "#history-events").await;
+        for event in ["Redeem attempt", "Redeem outcome", "Receipt printed"] {
+            assert!(events.contains(event), "{event} missing from {events}");
+        }
+        wait_for(&c, "#history-detail-close").await.click().await.unwrap();
+
+        // Export the filter to CSV: its rows are the ledger's rows.
+        // Backspaces, as a person clears it (WebDriver's clear sends no input event).
+        wait_for(&c, "#history-search").await.send_keys("\u{E003}\u{E003}\u{E003}\u{E003}\u{E007}").await.unwrap();
+        wait_for(&c, "#history-rows tr[data-id]:nth-of-type(2)").await;
+        wait_for(&c, "#history-export").await.click().await.unwrap();
+        let path = std::path::PathBuf::from(text(&c, "#history-export-path").await);
+        let mut file = csv::Reader::from_path(&path).unwrap();
+        let exported: Vec<(String, String, i64, String)> = file
+            .deserialize::<std::collections::HashMap<String, String>>()
+            .map(|r| {
+                let r = r.unwrap();
+                (
+                    r["transaction_id"].clone(),
+                    r["state"].clone(),
+                    r["amount_minor"].parse().unwrap(),
+                    r["cashier"].clone(),
+                )
+            })
+            .collect();
+        std::fs::remove_file(&path).unwrap();
+        let db = till.db();
+        let mut stmt = db
+            .prepare("SELECT id, state, amount_minor, cashier FROM transactions ORDER BY created_at DESC, id DESC")
+            .unwrap();
+        let ledger: Vec<(String, String, i64, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(exported, ledger);
+
+        // Someone with the file rewrites an audit row: the window names it.
+        wait_for(&c, "#bo-tab-audit").await.click().await.unwrap();
+        wait_for(&c, "#audit-verify").await.click().await.unwrap();
+        assert!(text(&c, "#audit-result.intact").await.starts_with("Intact"));
+        db.execute_batch(
+            "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = 'nothing happened' WHERE seq = 3;",
+        )
+        .unwrap();
+        wait_for(&c, "#audit-verify").await.click().await.unwrap();
+        let broken = text(&c, "#audit-result.broken").await;
+        assert!(broken.starts_with("Broken at row 3"), "{broken}");
+        screenshot(&c, "back-office-audit-broken.png").await;
+
+        c.close().await.unwrap();
+        drop(driver);
+        let events = till.audit_events();
+        for expected in ["history_viewed", "transaction_viewed", "history_exported", "audit_verified"] {
+            assert!(events.iter().any(|e| e == expected), "{expected} missing from {events:?}");
+        }
+    })
+    .await
+}

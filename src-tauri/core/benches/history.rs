@@ -225,7 +225,9 @@ fn main() {
     }
 
     // The back office's chart of daily totals per provider, for the longest period it shows.
-    for (name, filter) in [("30 days", cases().swap_remove(1).filter), ("the whole year", cases().swap_remove(2).filter)] {
+    for (name, filter) in
+        [("30 days", cases().swap_remove(1).filter), ("the whole year", cases().swap_remove(2).filter)]
+    {
         progress(format!("daily chart: {name}"));
         let counted = ledger.history_totals(&filter).unwrap().count;
         let chart = common::sample(2, 30, |_| {
