@@ -770,7 +770,10 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
                 till.create_first_manager(&name, &pin).await?;
                 name
             } else {
-                let by = approve(&till, manager.as_deref().unwrap_or_default()).await?;
+                let Some(manager) = manager else {
+                    return Err(FlowError::Staff(kaunta_core::staff::StaffError::ApprovalMissing));
+                };
+                let by = approve(&till, &manager).await?;
                 till.add_staff(&by, &name, role, &pin).await?.name
             };
             println!("{added} can now sign in as {}", role.as_str());

@@ -295,6 +295,9 @@ fn a_refund_voucher_is_sent_and_a_lost_one_waits_in_the_queue() {
     let lost = call(&h.main, "refund_voucher", json!({"email": "amina@example.com", "amount": "200"})).unwrap();
     assert_eq!(lost["state"], "unknown", "{lost}");
     assert!(lost["message"].as_str().unwrap().contains("before sending another"), "{lost}");
+    // While it is unknown, the same refund cannot be sent again.
+    let again = call(&h.main, "refund_voucher", json!({"email": "AMINA@example.com", "amount": "200.00"})).unwrap_err();
+    assert_eq!(again["code"], "refund_in_flight", "{again}");
     let queue = call(&h.main, "unknown_list", json!({})).unwrap();
     assert_eq!(queue.as_array().unwrap().len(), 1);
     assert_eq!(queue[0]["id"], lost["transaction_id"]);

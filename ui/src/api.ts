@@ -67,6 +67,13 @@ function hasBackend(): boolean {
   return typeof internals?.invoke === 'function';
 }
 
+/**
+ * Dispatched on `window` when an answer says the session changed under the
+ * screen (`manager_required`: the manager's approval lapsed; `signed_out`:
+ * the person is no longer on the staff list). The detail is the code.
+ */
+export const SESSION_EVENT = 'kaunta:session';
+
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   // Without this, opening the page in a plain browser fails with an opaque
   // "cannot read properties of undefined" from deep inside @tauri-apps/api.
@@ -76,7 +83,11 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   try {
     return await invoke<T>(cmd, args);
   } catch (err) {
-    throw toApiError(err);
+    const error = toApiError(err);
+    if (error.code === 'manager_required' || error.code === 'signed_out') {
+      globalThis.dispatchEvent?.(new CustomEvent(SESSION_EVENT, { detail: error.code }));
+    }
+    throw error;
   }
 }
 

@@ -71,7 +71,8 @@ export interface ReceiptView {
   print_error: string | null;
 }
 
-export type RedemptionState = 'completed' | 'unknown';
+/** `failed` only where the provider's refusal is an outcome, not an error (a refund voucher). */
+export type RedemptionState = 'completed' | 'unknown' | 'failed';
 
 export interface Redemption {
   transaction_id: string;

@@ -97,6 +97,8 @@ pub enum StaffError {
     Locked { until: String },
     #[error("Only a manager can do this: ask a manager to enter their name and PIN")]
     NotManager,
+    #[error("This store has staff already: a manager approves with --manager NAME and KAUNTA_MANAGER_PIN")]
+    ApprovalMissing,
     #[error("Someone called {0} already works here")]
     Exists(String),
     #[error("Nobody called {0} works here")]
@@ -120,6 +122,7 @@ impl StaffError {
             StaffError::WrongPin { .. } | StaffError::Unknown => "wrong_pin",
             StaffError::Locked { .. } => "pin_locked",
             StaffError::NotManager => "not_manager",
+            StaffError::ApprovalMissing => "manager_required",
             StaffError::Exists(_) => "staff_exists",
             StaffError::NoSuchStaff(_) => "no_such_staff",
             StaffError::AlreadySetUp => "already_set_up",
@@ -176,12 +179,6 @@ pub fn parse_name(s: &str) -> Result<String, StaffError> {
     Ok(name)
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StaffError> + Send + 'static,
-) -> Result<T, StaffError> {
-    tokio::task::spawn_blocking(f).await.expect("staff work does not panic")
-}
-
 impl Till {
     /// True until the first manager exists: the window then asks for one.
     pub async fn needs_first_manager(&self) -> Result<bool, FlowError> {
@@ -192,7 +189,7 @@ impl Till {
         let name = parse_name(name)?;
         let pin = Pin::parse(pin)?;
         let ledger = self.ledger().clone();
-        blocking(move || {
+        Till::blocking(move || {
             let entry = AuditEntry {
                 subject: Some(name.clone()),
                 ..AuditEntry::new(&name, "staff_added", Outcome::Success, "first manager of this store")
@@ -205,40 +202,57 @@ impl Till {
         .await
     }
 
-    /// Checks a PIN for signing in (`event` "sign_in") or for a manager's
-    /// approval ("manager_pin"), with the lockout.
+    /// Checks a PIN for signing in (`event` "sign_in"), with the lockout.
     pub async fn check_pin(&self, name: &str, pin: &str, event: &'static str) -> Result<Staff, StaffError> {
-        let name = parse_name(name).map_err(|_| StaffError::Unknown)?;
+        self.attempt(name, pin, event, false).await
+    }
+
+    /// A manager's name and PIN, for an action only managers may take.
+    pub async fn approve_as_manager(&self, name: &str, pin: &str) -> Result<Staff, StaffError> {
+        self.attempt(name, pin, "manager_pin", true).await
+    }
+
+    async fn attempt(
+        &self,
+        name: &str,
+        pin: &str,
+        event: &'static str,
+        manager_only: bool,
+    ) -> Result<Staff, StaffError> {
+        // A name that cannot be a name is still an attempt, and is logged as one.
+        let name = parse_name(name).unwrap_or_default();
         // A malformed PIN is still a wrong attempt: refusing it uncounted would
         // let "12a4" probe names for free, and the count is what guards the PIN.
         let pin = Pin::parse(pin).ok();
         let ledger = self.ledger().clone();
-        blocking(move || {
-            let attempt = ledger.attempt_pin(&name, event, chrono::Utc::now(), LOCKOUT, |hash| {
+        Till::blocking(move || {
+            let attempt = ledger.attempt_pin(&name, event, chrono::Utc::now(), LOCKOUT, manager_only, |hash| {
                 pin.as_ref().is_some_and(|p| p.matches(hash))
             })?;
             match attempt {
                 PinAttempt::Accepted(row) => Ok(Staff { name: row.name, role: row.role.parse()? }),
                 PinAttempt::Rejected { remaining } => Err(StaffError::WrongPin { remaining }),
-                PinAttempt::Locked { until } => Err(StaffError::Locked { until }),
+                PinAttempt::Locked { until } => Err(StaffError::Locked { until: crate::redeem::local_time(&until) }),
                 PinAttempt::Unknown => Err(StaffError::Unknown),
+                PinAttempt::NotManager => Err(StaffError::NotManager),
             }
         })
         .await
     }
 
-    /// A manager's name and PIN, for an action only managers may take.
-    pub async fn approve_as_manager(&self, name: &str, pin: &str) -> Result<Staff, StaffError> {
-        let staff = self.check_pin(name, pin, "manager_pin").await?;
-        if !staff.is_manager() {
-            return Err(StaffError::NotManager);
-        }
-        Ok(staff)
+    /// The person as the staff list has them now: None when deactivated or gone.
+    pub async fn active_staff(&self, name: &str) -> Result<Option<Staff>, StaffError> {
+        let (ledger, name) = (self.ledger().clone(), name.to_string());
+        Till::blocking(move || match ledger.staff(&name)? {
+            Some(row) if row.active => Ok(Some(Staff { role: row.role.parse()?, name: row.name })),
+            _ => Ok(None),
+        })
+        .await
     }
 
     pub async fn list_staff(&self) -> Result<Vec<StaffView>, StaffError> {
         let ledger = self.ledger().clone();
-        blocking(move || ledger.list_staff()?.into_iter().map(StaffView::try_from).collect()).await
+        Till::blocking(move || ledger.list_staff()?.into_iter().map(StaffView::try_from).collect()).await
     }
 
     pub async fn add_staff(&self, by: &Staff, name: &str, role: Role, pin: &str) -> Result<StaffView, StaffError> {
@@ -246,7 +260,7 @@ impl Till {
         let name = parse_name(name)?;
         let pin = Pin::parse(pin)?;
         let (ledger, by) = (self.ledger().clone(), by.name.clone());
-        blocking(move || {
+        Till::blocking(move || {
             let entry = AuditEntry {
                 subject: Some(name.clone()),
                 ..AuditEntry::new(&by, "staff_added", Outcome::Success, format!("{} added as {}", name, role.as_str()))
@@ -265,13 +279,8 @@ impl Till {
         require_manager(by)?;
         let pin = change.pin.as_deref().map(Pin::parse).transpose()?;
         let (ledger, by, name) = (self.ledger().clone(), by.name.clone(), name.to_string());
-        blocking(move || {
+        Till::blocking(move || {
             let row = ledger.staff(&name)?.ok_or_else(|| StaffError::NoSuchStaff(name.clone()))?;
-            let stays_manager = change.role.map_or(row.role == "manager", |r| r == Role::Manager)
-                && change.active.unwrap_or(row.active);
-            if row.role == "manager" && row.active && !stays_manager && ledger.other_active_managers(&row.name)? == 0 {
-                return Err(StaffError::LastManager);
-            }
             let mut what = Vec::new();
             if pin.is_some() {
                 what.push("PIN reset".to_string());
@@ -287,7 +296,11 @@ impl Till {
                 ..AuditEntry::new(&by, "staff_changed", Outcome::Success, format!("{}: {}", row.name, what.join(", ")))
             };
             let hash = pin.map(|p| p.hash());
-            ledger.update_staff(&row.name, hash.as_deref(), change.role.map(Role::as_str), change.active, &entry)?;
+            match ledger.update_staff(&row.name, hash.as_deref(), change.role.map(Role::as_str), change.active, &entry)
+            {
+                Err(LedgerError::NoManagerLeft) => return Err(StaffError::LastManager),
+                other => other?,
+            };
             let row = ledger.staff(&row.name)?.ok_or_else(|| StaffError::NoSuchStaff(name.clone()))?;
             StaffView::try_from(row)
         })

@@ -204,6 +204,11 @@ impl Till {
         self.simulators.as_ref()
     }
 
+    /// Runs blocking work (SQLite, argon2, PDF layout) off the async workers.
+    pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        tokio::task::spawn_blocking(f).await.expect("blocking till work does not panic")
+    }
+
     /// Runs blocking ledger work off the async executor.
     pub async fn db<T: Send + 'static>(
         &self,

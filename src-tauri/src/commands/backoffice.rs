@@ -13,7 +13,7 @@ use crate::AppState;
 /// Every transaction a manager must still look at, oldest first.
 #[tauri::command]
 pub async fn unknown_list(state: State<'_, AppState>) -> CommandResult<Vec<TransactionView>> {
-    manager(&state)?;
+    manager(&state).await?;
     let rows = state.till.db(|l| l.open_transactions()).await.map_err(|e| e.to_public())?;
     Ok(rows.into_iter().filter(|r| r.state == TxState::Unknown).map(TransactionView::from).collect())
 }
@@ -29,7 +29,7 @@ pub struct Recheck {
 /// Asks each provider that has a status query about the unknown rows again.
 #[tauri::command]
 pub async fn unknown_recheck(state: State<'_, AppState>) -> CommandResult<Recheck> {
-    let by = manager(&state)?;
+    let by = manager(&state).await?;
     let settled = state.till.recover(&by.name).await.map_err(|e| e.to_public())?;
     let remaining = unknown_list(state).await?;
     Ok(Recheck { settled: settled.into_iter().map(TransactionView::from).collect(), remaining })
@@ -43,7 +43,7 @@ pub async fn resolve_transaction(
     outcome: String,
     reason: String,
 ) -> CommandResult<TransactionView> {
-    let by = manager(&state)?;
+    let by = manager(&state).await?;
     let to = match outcome.as_str() {
         "completed" => TxState::Completed,
         "failed" => TxState::Failed,
@@ -60,6 +60,6 @@ pub async fn refund_voucher(
     amount: String,
     message: Option<String>,
 ) -> CommandResult<RedemptionResult> {
-    let by = manager(&state)?;
+    let by = manager(&state).await?;
     state.till.refund_voucher(&by, &email, &amount, message.as_deref()).await.map_err(|e| e.to_public())
 }

@@ -27,7 +27,7 @@ pub async fn validate_voucher(
     code: String,
 ) -> CommandResult<ValidationResult> {
     pesavoucher_only(self::provider(&provider)?)?;
-    let cashier = signed_in(&state)?;
+    let cashier = signed_in(&state).await?;
     state.till.validate_voucher(&cashier, &code).await.map_err(|e| e.to_public())
 }
 
@@ -38,7 +38,7 @@ pub async fn redeem_voucher(
     code: String,
 ) -> CommandResult<RedemptionResult> {
     pesavoucher_only(self::provider(&provider)?)?;
-    let cashier = signed_in(&state)?;
+    let cashier = signed_in(&state).await?;
     state.till.redeem_voucher(&cashier, &code).await.map_err(|e| e.to_public())
 }
 
@@ -50,7 +50,7 @@ pub async fn recent_transactions(state: State<'_, AppState>) -> CommandResult<Ve
 /// Prints a completed transaction's receipt again, marked REPRINT.
 #[tauri::command]
 pub async fn reprint_receipt(state: State<'_, AppState>, id: String) -> CommandResult<Delivery> {
-    let by = signed_in(&state)?;
+    let by = signed_in(&state).await?;
     let lookup = id.clone();
     let row = state
         .till

@@ -10,14 +10,14 @@ use crate::AppState;
 /// Redeems a customer's GiftPesa balance at the store's M-Pesa till.
 #[tauri::command]
 pub async fn giftpesa_redeem(state: State<'_, AppState>, input: GiftPesaInput) -> CommandResult<RedemptionResult> {
-    let cashier = signed_in(&state)?;
+    let cashier = signed_in(&state).await?;
     state.till.redeem_giftpesa(&cashier, &input).await.map_err(|e| e.to_public())
 }
 
 /// Also the connection check after credentials are entered.
 #[tauri::command]
 pub async fn giftpesa_merchants(state: State<'_, AppState>) -> CommandResult<Vec<Merchant>> {
-    signed_in(&state)?;
+    signed_in(&state).await?;
     state.till.giftpesa_merchants().await.map_err(|e| e.to_public())
 }
 
@@ -41,7 +41,7 @@ pub async fn giftpesa_import_certificate(
     state: State<'_, AppState>,
     contents: String,
 ) -> CommandResult<GiftPesaSettings> {
-    let actor = manager(&state)?.name;
+    let actor = manager(&state).await?.name;
     state.till.import_giftpesa_certificate(contents.as_bytes(), &actor).await.map_err(|e| e.to_public())?;
     Ok(giftpesa_settings(state))
 }

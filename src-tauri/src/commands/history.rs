@@ -56,7 +56,7 @@ pub async fn history_page(
     after: Option<HistoryCursor>,
     limit: Option<u32>,
 ) -> CommandResult<HistoryView> {
-    let by = manager(&state)?;
+    let by = manager(&state).await?;
     state
         .till
         .history_view(&by.name, parse_filter(filter)?, after, limit.unwrap_or(PAGE_ROWS))
@@ -66,19 +66,19 @@ pub async fn history_page(
 
 #[tauri::command]
 pub async fn history_totals(state: State<'_, AppState>, filter: serde_json::Value) -> CommandResult<HistoryTotals> {
-    let by = manager(&state)?;
+    let by = manager(&state).await?;
     state.till.history_totals(&by.name, parse_filter(filter)?).await.map_err(|e| e.to_public())
 }
 
 #[tauri::command]
 pub async fn history_daily(state: State<'_, AppState>, filter: serde_json::Value) -> CommandResult<DailyTotals> {
-    let by = manager(&state)?;
+    let by = manager(&state).await?;
     state.till.history_daily(&by.name, parse_filter(filter)?).await.map_err(|e| e.to_public())
 }
 
 #[tauri::command]
 pub async fn transaction_detail(state: State<'_, AppState>, id: String) -> CommandResult<TransactionDetail> {
-    let by = manager(&state)?;
+    let by = manager(&state).await?;
     state.till.transaction_detail(&by.name, &id).await.map_err(|e| e.to_public())
 }
 
@@ -90,7 +90,7 @@ pub async fn history_export_csv(
     filter: serde_json::Value,
     on_progress: Channel<Progress>,
 ) -> CommandResult<ExportedFile> {
-    let by = manager(&state)?;
+    let by = manager(&state).await?;
     state
         .till
         .export_history_csv_file(&by.name, parse_filter(filter)?, throttled(on_progress))
@@ -105,6 +105,6 @@ pub async fn audit_verify(
     state: State<'_, AppState>,
     on_progress: Channel<Progress>,
 ) -> CommandResult<AnchoredVerification> {
-    let by = manager(&state)?;
+    let by = manager(&state).await?;
     state.till.verify_audit_with_progress(&by.name, throttled(on_progress)).await.map_err(|e| e.to_public())
 }

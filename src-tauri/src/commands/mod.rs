@@ -29,15 +29,38 @@ pub(crate) fn provider(id: &str) -> CommandResult<ProviderId> {
     id.parse().map_err(|m: String| public("unknown_provider", m))
 }
 
-pub(crate) fn signed_in(state: &AppState) -> CommandResult<String> {
-    state.cashier().ok_or_else(|| kaunta_core::FlowError::NoCashier.to_public())
+/// Who is signed in, checked against the staff list on every use: someone
+/// deactivated (or demoted) at another till loses access at once.
+pub(crate) async fn signed_in(state: &AppState) -> CommandResult<String> {
+    let staff = state.staff().ok_or_else(|| kaunta_core::FlowError::NoCashier.to_public())?;
+    match state.till.active_staff(&staff.name).await.map_err(|e| e.to_public())? {
+        Some(current) => {
+            let name = current.name.clone();
+            if current != staff {
+                state.set_staff(Some(current));
+            }
+            Ok(name)
+        }
+        None => {
+            state.set_staff(None);
+            Err(public("signed_out", "You are no longer on the staff list: ask a manager"))
+        }
+    }
 }
 
 /// The manager whose name and PIN opened the back office, for commands only
-/// managers may run. Their name is the actor in the audit rows those write.
-pub(crate) fn manager(state: &AppState) -> CommandResult<Staff> {
-    signed_in(state)?;
-    state.manager().ok_or_else(|| {
-        public("manager_required", "Only a manager can do this: a manager must enter their name and PIN first")
-    })
+/// managers may run, re-checked against the staff list. Their name is the
+/// actor in the audit rows those commands write.
+pub(crate) async fn manager(state: &AppState) -> CommandResult<Staff> {
+    signed_in(state).await?;
+    let required =
+        || public("manager_required", "Only a manager can do this: a manager must enter their name and PIN first");
+    let approved = state.manager().ok_or_else(required)?;
+    match state.till.active_staff(&approved.name).await.map_err(|e| e.to_public())? {
+        Some(current) if current.is_manager() => Ok(current),
+        _ => {
+            state.set_manager(None);
+            Err(required())
+        }
+    }
 }

@@ -19,7 +19,7 @@ pub async fn pesapal_checkout<R: Runtime>(
     state: State<'_, AppState>,
     input: CheckoutInput,
 ) -> CommandResult<CheckoutStarted> {
-    let cashier = signed_in(&state)?;
+    let cashier = signed_in(&state).await?;
     let started = state.till.checkout_pesapal(&cashier, &input).await.map_err(|e| e.to_public())?;
     let redirect = Url::parse(&started.redirect_url).map_err(|e| public("provider_error", e.to_string()))?;
     let callback = Url::parse(&started.callback_url).map_err(|e| public("provider_error", e.to_string()))?;
@@ -41,7 +41,7 @@ pub async fn pesapal_wait<R: Runtime>(
     state: State<'_, AppState>,
     transaction_id: String,
 ) -> CommandResult<CheckoutStatus> {
-    let cashier = signed_in(&state)?;
+    let cashier = signed_in(&state).await?;
     let status = state.till.wait_pesapal(&cashier, &transaction_id, WAIT).await.map_err(|e| e.to_public())?;
     close_if_final(&app, &status);
     Ok(status)
@@ -53,7 +53,7 @@ pub async fn pesapal_status<R: Runtime>(
     state: State<'_, AppState>,
     transaction_id: String,
 ) -> CommandResult<CheckoutStatus> {
-    let cashier = signed_in(&state)?;
+    let cashier = signed_in(&state).await?;
     let status = state.till.pesapal_status(&cashier, &transaction_id).await.map_err(|e| e.to_public())?;
     close_if_final(&app, &status);
     Ok(status)
@@ -66,7 +66,7 @@ pub async fn pesapal_stop_waiting<R: Runtime>(
     state: State<'_, AppState>,
     transaction_id: String,
 ) -> CommandResult<()> {
-    let cashier = signed_in(&state)?;
+    let cashier = signed_in(&state).await?;
     // The id lands in the audit log: only one of our own transaction ids will do.
     let lookup = transaction_id.clone();
     let known = transaction_id.len() == 36
@@ -90,7 +90,7 @@ pub async fn pesapal_stop_waiting<R: Runtime>(
 
 #[tauri::command]
 pub async fn pesapal_ipn_list(state: State<'_, AppState>) -> CommandResult<IpnSettings> {
-    signed_in(&state)?;
+    signed_in(&state).await?;
     state.till.pesapal_ipns().await.map_err(|e| e.to_public())
 }
 
@@ -100,13 +100,13 @@ pub async fn pesapal_ipn_register(
     url: String,
     method: String,
 ) -> CommandResult<IpnSettings> {
-    let actor = manager(&state)?.name;
+    let actor = manager(&state).await?.name;
     let method = IpnNotificationType::parse(&method).ok_or_else(|| public("invalid_method", "Choose GET or POST"))?;
     state.till.register_pesapal_ipn(&actor, &url, method).await.map_err(|e| e.to_public())
 }
 
 #[tauri::command]
 pub async fn pesapal_ipn_choose(state: State<'_, AppState>, ipn_id: String) -> CommandResult<IpnSettings> {
-    let actor = manager(&state)?.name;
+    let actor = manager(&state).await?.name;
     state.till.choose_pesapal_ipn(&actor, &ipn_id).await.map_err(|e| e.to_public())
 }

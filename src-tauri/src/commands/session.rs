@@ -86,7 +86,7 @@ pub async fn sign_out(state: State<'_, AppState>) -> CommandResult<AppInfo> {
 /// is closed, the cashier signs out, or it lies unused (state::MANAGER_IDLE).
 #[tauri::command]
 pub async fn manager_unlock(state: State<'_, AppState>, name: String, pin: String) -> CommandResult<AppInfo> {
-    super::signed_in(&state)?;
+    super::signed_in(&state).await?;
     let manager = state.till.approve_as_manager(&name, &pin).await.map_err(|e| e.to_public())?;
     state.set_manager(Some(manager));
     info(&state).await

@@ -25,7 +25,7 @@ pub async fn set_credentials(
     values: BTreeMap<String, String>,
 ) -> CommandResult<Vec<CredentialStatus>> {
     let id = self::provider(&provider)?;
-    let actor = manager(&state)?.name;
+    let actor = manager(&state).await?.name;
     let json = serde_json::to_value(values).expect("a string map is JSON");
     state.till.set_credentials(id, json, &actor).await.map_err(|e| e.to_public())?;
     let till = state.till.clone();

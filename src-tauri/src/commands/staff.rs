@@ -14,7 +14,7 @@ fn role(s: &str) -> CommandResult<Role> {
 
 #[tauri::command]
 pub async fn staff_list(state: State<'_, AppState>) -> CommandResult<Vec<StaffView>> {
-    manager(&state)?;
+    manager(&state).await?;
     state.till.list_staff().await.map_err(|e| e.to_public())
 }
 
@@ -25,7 +25,7 @@ pub async fn staff_add(
     role: String,
     pin: String,
 ) -> CommandResult<StaffView> {
-    let by = manager(&state)?;
+    let by = manager(&state).await?;
     state.till.add_staff(&by, &name, self::role(&role)?, &pin).await.map_err(|e| e.to_public())
 }
 
@@ -42,7 +42,7 @@ pub async fn staff_change(
     name: String,
     change: StaffChangeInput,
 ) -> CommandResult<StaffView> {
-    let by = manager(&state)?;
+    let by = manager(&state).await?;
     let change =
         StaffChange { pin: change.pin, role: change.role.as_deref().map(role).transpose()?, active: change.active };
     state.till.change_staff(&by, &name, change).await.map_err(|e| e.to_public())

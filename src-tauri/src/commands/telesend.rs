@@ -12,7 +12,7 @@ pub async fn telesend_claim(
     code: String,
     amount: Option<String>,
 ) -> CommandResult<ClaimResult> {
-    let cashier = signed_in(&state)?;
+    let cashier = signed_in(&state).await?;
     state.till.claim_gift(&cashier, &code, amount.as_deref()).await.map_err(|e| e.to_public())
 }
 
@@ -23,18 +23,18 @@ pub async fn telesend_redeem(
     code: String,
     verification_code: Option<String>,
 ) -> CommandResult<RedemptionResult> {
-    let cashier = signed_in(&state)?;
+    let cashier = signed_in(&state).await?;
     state.till.redeem_gift(&cashier, &code, verification_code.as_deref()).await.map_err(|e| e.to_public())
 }
 
 #[tauri::command]
 pub async fn telesend_cancel(state: State<'_, AppState>, code: String) -> CommandResult<bool> {
-    let cashier = signed_in(&state)?;
+    let cashier = signed_in(&state).await?;
     state.till.cancel_claim(&cashier, &code).await.map_err(|e| e.to_public())
 }
 
 #[tauri::command]
 pub async fn telesend_denominations(state: State<'_, AppState>) -> CommandResult<Vec<DenominationView>> {
-    signed_in(&state)?;
+    signed_in(&state).await?;
     state.till.gift_denominations().await.map_err(|e| e.to_public())
 }

@@ -43,6 +43,8 @@ pub enum LedgerError {
     ClaimedElsewhere { till_id: String },
     #[error("Transaction {id} is already {state} and cannot change to {to}")]
     AlreadyFinal { id: String, state: State, to: State },
+    #[error("That change would leave the store without an active manager")]
+    NoManagerLeft,
 }
 
 pub(crate) fn now_text() -> String {

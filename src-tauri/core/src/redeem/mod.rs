@@ -167,6 +167,7 @@ impl Till {
     /// Writes the intent; a second redemption of the same code in flight
     /// (another till, a double click) is refused here by the database.
     pub(crate) async fn begin_redemption(&self, r: &Redemption<'_>) -> Result<Intent, FlowError> {
+        self.ensure_shift_open(r.cashier).await?;
         let intent = Intent {
             id: uuid::Uuid::now_v7().to_string(),
             cashier: r.cashier.to_string(),

@@ -78,12 +78,27 @@ impl Till {
         let r = Redemption {
             provider: ProviderId::PesaVoucher,
             cashier: &manager.name,
-            key: None,
+            // The ledger's one-in-flight guard, keyed on customer and amount: a
+            // second refund while one is pending or unknown is refused, so a
+            // lost answer cannot turn into two vouchers.
+            key: Some(format!("refund:{}:{}", email.to_lowercase(), amount.minor)),
             operation: "create_voucher",
             masked: mask_email(&email),
             amount: Some(amount),
         };
-        let intent = self.begin_redemption(&r).await?;
+        let intent = match self.begin_redemption(&r).await {
+            Err(FlowError::InFlight) => {
+                return Err(FlowError::Declined {
+                    code: "refund_in_flight",
+                    message: format!(
+                        "A {amount} refund to {} is already being sent or awaits a manager's check \
+                         (Unknown outcomes): settle that one first",
+                        mask_email(&email)
+                    ),
+                });
+            }
+            other => other?,
+        };
         let answer = client.create_voucher(&email, amount, &intent.id, message).await;
         let row = self
             .finish_redemption(&r, &intent, &answer, |created| Finish {
