@@ -35,6 +35,8 @@ async fn claim_verify_and_redeem_part_of_a_gift() {
         [
             "claim_requested:info",
             "claim_sent:success",
+            // The first transaction of the day opens the till's shift.
+            "shift_opened:info",
             "redeem_attempt:info",
             "redeem_outcome:failure",
             "redeem_attempt:info",
