@@ -506,3 +506,108 @@ async fn history_csv_rows_match_the_ledger() {
     assert!(!audit[2].2.to_uppercase().contains("DTUMJQ"), "the search is masked in the log: {}", audit[2].2);
     assert_eq!(till.run(&["audit", "verify"]).status.code(), Some(0));
 }
+
+#[tokio::test]
+async fn a_manager_sees_the_bitpesa_balances_and_pays_a_refund_from_the_cli() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config());
+    till.add_manager("Njeri");
+
+    let (code, balances) = till.run_json(&["balances", "bitpesa", "--manager", "Njeri", "--json"]);
+    assert_eq!(code, 0, "{balances}");
+    let kes = balances.as_array().unwrap().iter().find(|b| b["currency"] == "KES").unwrap().clone();
+    assert_eq!(kes["amount"]["display"], "KES 500,000.00");
+
+    let pay = [
+        "payout",
+        "bitpesa",
+        "--corridor",
+        "KES::Mobile",
+        "--amount",
+        "1,500",
+        "--first-name",
+        "Amina",
+        "--last-name",
+        "Wanjiru",
+        "--phone",
+        "0712 345 678",
+        "--reason",
+        "Refund of order 123",
+        "--manager",
+        "Njeri",
+        "--json",
+    ];
+    let (code, paid) = till.run_json(&pay);
+    assert_eq!(code, 0, "{paid}");
+    assert_eq!(paid["state"], "completed");
+    assert_eq!(paid["provider_state"], "paid");
+    assert_eq!(paid["recipient"], "Amina W. 2547•••••678");
+    assert!(paid["receipt"]["path"].as_str().is_some_and(|p| p.ends_with(".pdf")), "{paid}");
+    let state = sim.bitpesa_state().await;
+    assert_eq!(state["balances"]["KES"], "498500");
+    assert_eq!(state["sender_creations"], 1);
+
+    // A second payout re-uses the store's sender.
+    let (code, _) = till.run_json(&pay);
+    assert_eq!(code, 0);
+    assert_eq!(sim.bitpesa_state().await["sender_creations"], 1);
+
+    // A wrong PIN approves nothing: refused, nothing sent.
+    let out = till.command(&pay).env("KAUNTA_MANAGER_PIN", "0000").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(sim.bitpesa_state().await["transaction_creations"], 2);
+
+    let events = till.audit_events();
+    for step in ["balances_viewed", "payout_created", "payout_funded", "payout_outcome", "receipt_printed"] {
+        assert!(events.iter().any(|e| e == step), "{step} missing: {events:?}");
+    }
+    assert_eq!(till.run(&["audit", "verify"]).status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_failed_bitpesa_payout_is_cancelled_from_the_cli_and_the_balance_refunded() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config());
+    till.add_manager("Njeri");
+    let (code, failed) = till.run_json(&[
+        "payout",
+        "bitpesa",
+        "--corridor",
+        "KES::Mobile",
+        "--amount",
+        "2500",
+        "--first-name",
+        "Amina",
+        "--last-name",
+        "Wanjiru",
+        "--phone",
+        "+254712345619",
+        "--reason",
+        "Refund",
+        "--manager",
+        "Njeri",
+        "--wait",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(code, 3, "still open: {failed}");
+    assert_eq!(failed["state"], "pending");
+    assert_eq!(failed["recipient_state"], "error");
+    assert_eq!(failed["may_cancel"], true);
+    assert_eq!(sim.bitpesa_state().await["balances"]["KES"], "497500");
+    let id = failed["transaction_id"].as_str().unwrap().to_string();
+
+    let (code, cancelled) = till.run_json(&["payout", "cancel", &id, "--manager", "Njeri", "--json"]);
+    assert_eq!(code, 0, "{cancelled}");
+    assert_eq!(cancelled["state"], "failed");
+    assert_eq!(cancelled["provider_state"], "refunded");
+    assert_eq!(sim.bitpesa_state().await["balances"]["KES"], "500000");
+
+    let (code, status) = till.run_json(&["payout", "status", &id, "--json"]);
+    assert_eq!(code, 1, "{status}");
+    assert_eq!(status["state"], "failed");
+    let (code, again) = till.run_json(&["payout", "cancel", &id, "--manager", "Njeri", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(again["error"]["code"], "cannot_cancel");
+    assert_eq!(till.run(&["audit", "verify"]).status.code(), Some(0));
+}

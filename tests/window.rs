@@ -591,3 +591,47 @@ async fn a_manager_filters_history_exports_a_csv_and_sees_a_tampered_log() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manager_pays_a_refund_to_mpesa_and_cancels_a_failing_payout() {
+    deadline(async {
+        let till = Till::new("[receipt]\nprint = false\n");
+        let driver = Driver::start();
+        let c = driver.open(&till).await;
+        create_first_manager(&c, "Njeri").await;
+        open_back_office(&c, PIN).await;
+        press(&c, "\u{E00A}7").await;
+        assert!(text(&c, "#balances [data-currency='KES']").await.contains("KES 500,000.00"));
+
+        let pay = |phone: &'static str| {
+            let c = c.clone();
+            async move {
+                // KES::Mobile is the first corridor: a customer's M-Pesa.
+                type_into(&c, "#payout-first_name", "Amina").await;
+                type_into(&c, "#payout-last_name", "Wanjiru").await;
+                type_into(&c, "#payout-phone_number", phone).await;
+                type_into(&c, "#payout-amount", "1500").await;
+                type_into(&c, "#payout-reason", "Refund of order 1042\u{E007}").await;
+                wait_for(&c, "#payout-send").await.click().await.unwrap();
+            }
+        };
+        pay("+254712345678").await;
+        wait_for(&c, "#payout-rows tr[data-state='completed']").await;
+        assert!(text(&c, "#balances [data-currency='KES']").await.contains("KES 498,500.00"));
+        screenshot(&c, "back-office-payout.png").await;
+
+        // BitPesa cannot pay this number: Cancel appears; the money comes back.
+        pay("+254712345619").await;
+        wait_for(&c, ".payout-cancel").await.click().await.unwrap();
+        wait_for(&c, "#payout-rows tr[data-state='failed']").await;
+        assert!(text(&c, "#payout-rows tr[data-state='failed']").await.contains("Cancelled"));
+        assert!(text(&c, "#balances [data-currency='KES']").await.contains("KES 498,500.00"));
+
+        c.close().await.unwrap();
+        drop(driver);
+        let events = till.audit_events();
+        assert!(events.iter().any(|e| e.starts_with("payout")), "{events:?}");
+        assert_eq!(till.run(&["audit", "verify"]).status.code(), Some(0));
+    })
+    .await
+}

@@ -252,10 +252,129 @@ pub enum Command {
         #[command(subcommand)]
         action: StaffAction,
     },
+    /// BitPesa: the store's balance per currency. A manager's approval:
+    /// --manager NAME and KAUNTA_MANAGER_PIN.
+    Balances {
+        #[arg(value_parser = ["bitpesa"])]
+        provider: String,
+        #[arg(long)]
+        manager: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// BitPesa payouts from the store's balance: send one, follow it, cancel it.
+    Payout {
+        #[command(subcommand)]
+        action: PayoutAction,
+    },
+    /// A webhook relayed from BitPesa: verify its signature and import it.
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
     /// Run the training simulators in the foreground, for development and tests.
     Simulate {
         #[arg(long, default_value_t = 0)]
         port: u16,
+    },
+}
+
+// Parsed once per run: the size of a variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum PayoutAction {
+    /// Send a payout (a manager's approval: --manager NAME and KAUNTA_MANAGER_PIN),
+    /// then follow it. Exit 0 paid out, 1 failed or refused, 3 still pending or unknown.
+    /// KES::Mobile: --first-name --last-name --phone; KES::Bank: --name --bank-code
+    /// --account --street [--city]; UGX::Mobile: --first-name --last-name --phone --network.
+    Bitpesa {
+        /// KES::Mobile, KES::Bank or UGX::Mobile.
+        #[arg(long)]
+        corridor: String,
+        /// In the corridor's currency, whole units: 1500 or 1,500.
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+        /// The recipient's mobile number (07…, +2547…; +2567… for Uganda).
+        #[arg(long)]
+        phone: Option<String>,
+        /// A business recipient's name (KES::Bank).
+        #[arg(long)]
+        name: Option<String>,
+        /// KES::Bank: the bank code (68 Equity, 01 KCB, 11 Co-operative …).
+        #[arg(long)]
+        bank_code: Option<String>,
+        /// KES::Bank: the account number.
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        street: Option<String>,
+        #[arg(long)]
+        city: Option<String>,
+        /// UGX::Mobile: airtel or mtn.
+        #[arg(long)]
+        network: Option<String>,
+        /// BitPesa's transfer_reason key (default: per corridor).
+        #[arg(long)]
+        transfer_reason: Option<String>,
+        /// Why the money goes out (for the audit log and the slip).
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        manager: String,
+        /// Stop following after this many seconds (the payout continues).
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask BitPesa once about a payout (our id or BitPesa's) and record a final state.
+    Status {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask BitPesa to cancel a payout (a manager's approval). Cancelling is
+    /// asynchronous: the payout ends `failed` once BitPesa has refunded it.
+    Cancel {
+        id: String,
+        #[arg(long)]
+        manager: String,
+        /// Follow the cancellation this many seconds.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookAction {
+    /// Verify a relayed BitPesa webhook (its body in --file, its URL and
+    /// authentication headers as options) and import it.
+    Verify {
+        #[arg(value_parser = ["bitpesa"])]
+        provider: String,
+        /// The exact body BitPesa sent.
+        #[arg(long)]
+        file: PathBuf,
+        /// The full URL BitPesa posted to.
+        #[arg(long)]
+        url: String,
+        /// Authorization-Key.
+        #[arg(long)]
+        key: String,
+        /// Authorization-Nonce.
+        #[arg(long)]
+        nonce: String,
+        /// Authorization-Signature.
+        #[arg(long)]
+        signature: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -322,10 +441,11 @@ pub enum CertificateAction {
 #[derive(Debug, Subcommand)]
 pub enum CredentialsAction {
     /// Read the provider's credentials as JSON from standard input,
-    /// e.g. {"api_key": "...", "api_secret": "..."} for pesavoucher.
+    /// e.g. {"api_key": "...", "api_secret": "..."} for pesavoucher or bitpesa.
     /// A manager's approval: --manager NAME and KAUNTA_MANAGER_PIN.
     Set {
-        provider: Provider,
+        /// pesavoucher, telesend, giftpesa, pesapal or bitpesa.
+        provider: ProviderId,
         #[arg(long)]
         manager: String,
     },
@@ -432,7 +552,12 @@ async fn run(command: Command, data_dir: PathBuf) -> u8 {
         | Command::Ipn { action: IpnAction::List { json } }
         | Command::Resolve { json, .. }
         | Command::History { json, .. }
-        | Command::Reconcile { json } => *json,
+        | Command::Reconcile { json }
+        | Command::Balances { json, .. }
+        | Command::Payout { action: PayoutAction::Bitpesa { json, .. } }
+        | Command::Payout { action: PayoutAction::Status { json, .. } }
+        | Command::Payout { action: PayoutAction::Cancel { json, .. } }
+        | Command::Webhook { action: WebhookAction::Verify { json, .. } } => *json,
         Command::Audit { action: AuditAction::Verify { json } } => *json,
         Command::Shift { action: ShiftAction::Report { json, .. } } => *json,
         Command::Credentials { action: CredentialsAction::Status { json } } => *json,
@@ -803,8 +928,36 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             })?;
             let till = open(data_dir).await?;
             let manager = approve(&till, &manager).await?;
-            let env = till.set_credentials(provider.into(), value, &manager.name).await?;
-            println!("{} credentials saved in the system keyring for {env} mode", ProviderId::from(provider));
+            let env = till.set_credentials(provider, value, &manager.name).await?;
+            println!("{provider} credentials saved in the system keyring for {env} mode");
+            Ok(EXIT_OK)
+        }
+        Command::Balances { provider: _, manager, json } => {
+            let till = open(data_dir).await?;
+            let manager = approve(&till, &manager).await?;
+            let balances = till.bitpesa_balances(&manager).await?;
+            if json {
+                print_json(&balances);
+            } else {
+                for b in &balances {
+                    match &b.amount {
+                        Some(m) => println!("{}", m.display),
+                        None => println!("{} {}", b.currency, b.amount_text),
+                    }
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Payout { action } => payout(action, data_dir).await,
+        Command::Webhook { action: WebhookAction::Verify { provider: _, file, url, key, nonce, signature, json } } => {
+            let body = std::fs::read_to_string(&file).map_err(|e| FlowError::Declined {
+                code: "webhook_file",
+                message: format!("Cannot read {}: {e}", file.display()),
+            })?;
+            let till = open(data_dir).await?;
+            let delivery = kaunta_core::redeem::payout::WebhookDelivery { url, key, nonce, signature, body };
+            let view = till.import_bitpesa_webhook("webhook", &delivery).await?;
+            report_payout(&view, json);
             Ok(EXIT_OK)
         }
         Command::Credentials { action: CredentialsAction::Status { json } } => {
@@ -819,6 +972,115 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             }
             Ok(EXIT_OK)
         }
+    }
+}
+
+async fn payout(action: PayoutAction, data_dir: &std::path::Path) -> Result<u8, FlowError> {
+    use std::time::Duration;
+    match action {
+        PayoutAction::Bitpesa {
+            corridor,
+            amount,
+            first_name,
+            last_name,
+            phone,
+            name,
+            bank_code,
+            account,
+            street,
+            city,
+            network,
+            transfer_reason,
+            reason,
+            manager,
+            wait,
+            json,
+        } => {
+            let recipient = [
+                ("first_name", first_name),
+                ("last_name", last_name),
+                ("phone_number", phone),
+                ("name", name),
+                ("bank_code", bank_code),
+                ("bank_account", account),
+                ("street", street),
+                ("city", city),
+                ("mobile_provider", network),
+                ("transfer_reason", transfer_reason),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect();
+            let input = kaunta_core::redeem::payout::PayoutInput { corridor, amount, recipient, reason };
+            let till = open(data_dir).await?;
+            till.recover("system").await?;
+            let manager = approve(&till, &manager).await?;
+            let started = till.start_payout(&manager, &input).await?;
+            let view = if started.state == "pending" {
+                till.follow_payout(&manager.name, &started.transaction_id, Duration::from_secs(wait)).await?
+            } else {
+                started
+            };
+            report_payout(&view, json);
+            Ok(payout_exit(&view))
+        }
+        PayoutAction::Status { id, json } => {
+            let till = open(data_dir).await?;
+            let view = till.follow_payout("headless", &id, Duration::ZERO).await?;
+            report_payout(&view, json);
+            Ok(payout_exit(&view))
+        }
+        PayoutAction::Cancel { id, manager, wait, json } => {
+            let till = open(data_dir).await?;
+            let manager = approve(&till, &manager).await?;
+            let view = till.cancel_payout(&manager, &id).await?;
+            let view = if view.state == "pending" {
+                till.follow_payout(&manager.name, &view.transaction_id, Duration::from_secs(wait)).await?
+            } else {
+                view
+            };
+            report_payout(&view, json);
+            // Cancelled and refunded is what was asked for.
+            Ok(match view.state.as_str() {
+                "failed" => EXIT_OK,
+                "completed" => EXIT_DECLINED,
+                _ => EXIT_UNKNOWN,
+            })
+        }
+    }
+}
+
+fn report_payout(view: &kaunta_core::redeem::payout::PayoutView, json: bool) {
+    if json {
+        print_json(view);
+        return;
+    }
+    let amount = view.amount.as_ref().map(|a| a.display.as_str()).unwrap_or("");
+    println!(
+        "{} {} {} {amount} to {}: {}",
+        view.state.to_uppercase(),
+        view.transaction_id,
+        view.corridor,
+        view.recipient,
+        view.message
+    );
+    if let Some(reason) = &view.state_reason {
+        println!("BitPesa says (for managers): {reason}");
+    }
+    if view.may_cancel {
+        println!("cancel with: kaunta payout cancel {} --manager NAME", view.transaction_id);
+    }
+    if let Some(receipt) = &view.receipt {
+        println!("slip: {}", receipt.path);
+    }
+}
+
+/// 0 paid out, 1 failed, 3 still pending or unknown.
+fn payout_exit(view: &kaunta_core::redeem::payout::PayoutView) -> u8 {
+    match view.state.as_str() {
+        "completed" => EXIT_OK,
+        "failed" => EXIT_DECLINED,
+        _ => EXIT_UNKNOWN,
     }
 }
 
@@ -904,6 +1166,7 @@ async fn simulate(port: u16) -> Result<u8, FlowError> {
         "telesend": sims.base_url(ProviderId::Telesend).as_str(),
         "giftpesa": sims.base_url(ProviderId::GiftPesa).as_str(),
         "pesapal": sims.base_url(ProviderId::Pesapal).as_str(),
+        "bitpesa": sims.base_url(ProviderId::BitPesa).as_str(),
         "control": format!("http://{}/__sim", sims.addr()),
     });
     println!("{addresses}");

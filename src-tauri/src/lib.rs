@@ -62,6 +62,12 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
         commands::history::transaction_detail,
         commands::history::history_export_csv,
         commands::history::audit_verify,
+        commands::payouts::payout_corridors,
+        commands::payouts::bitpesa_balances,
+        commands::payouts::payout_start,
+        commands::payouts::payout_refresh,
+        commands::payouts::payout_cancel,
+        commands::payouts::payout_recent,
     ])
 }
 

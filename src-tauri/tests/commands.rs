@@ -469,3 +469,59 @@ fn a_filter_applied_is_one_audit_row_whatever_the_pages() {
     call(&h.main, "audit_verify", json!({"onProgress": "__CHANNEL__:4"})).unwrap();
     assert_eq!(len(), before + 5, "the verification");
 }
+
+/// Asks BitPesa about a payout until `done` says so (the training simulator
+/// moves a payout on by status reads, not by the clock).
+fn refresh_until(h: &Harness, id: &Value, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..40 {
+        let p = call(&h.main, "payout_refresh", json!({"id": id})).unwrap();
+        if done(&p) {
+            return p;
+        }
+    }
+    panic!("payout {id} never reached the expected state");
+}
+
+#[test]
+fn a_manager_pays_out_with_bitpesa_and_cancels_one_that_fails() {
+    let h = harness();
+    sign_in(&h, "Njeri");
+    assert_eq!(call(&h.main, "bitpesa_balances", json!({})).unwrap_err()["code"], "manager_required");
+    let info = call(&h.main, "manager_unlock", json!({"name": "Njeri", "pin": PIN})).unwrap();
+    // BitPesa is a manager's provider: in Settings, never a cashier's tab.
+    assert!(info["providers"].as_array().unwrap().iter().all(|p| p["id"] != "bitpesa"));
+    assert_eq!(info["payout_providers"][0]["id"], "bitpesa");
+
+    let kes = |balances: &Value| {
+        balances.as_array().unwrap().iter().find(|b| b["currency"] == "KES").unwrap()["amount"]["minor"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = kes(&call(&h.main, "bitpesa_balances", json!({})).unwrap());
+    let corridors = call(&h.main, "payout_corridors", json!({})).unwrap();
+    assert!(corridors.as_array().unwrap().iter().any(|c| c["id"] == "KES::Mobile"));
+
+    let refund = |phone: &str| {
+        json!({"input": {"corridor": "KES::Mobile", "amount": "1,500", "reason": "Refund of order 1042",
+            "recipient": {"first_name": "Amina", "last_name": "Wanjiru", "phone_number": phone}}})
+    };
+    let p = call(&h.main, "payout_start", refund("+254712345678")).unwrap();
+    assert_eq!(p["amount"]["display"], "KES 1,500.00", "{p}");
+    assert!(!p.to_string().contains("712345678"), "the phone is masked: {p}");
+    let paid = refresh_until(&h, &p["transaction_id"], |p| p["state"] == "completed");
+    assert!(paid["receipt"]["path"].as_str().unwrap().ends_with(".pdf"), "{paid}");
+    assert_eq!(kes(&call(&h.main, "bitpesa_balances", json!({})).unwrap()), before - 150_000);
+
+    // A recipient BitPesa cannot pay: the manager cancels, the money comes back.
+    let p = call(&h.main, "payout_start", refund("+254712345619")).unwrap();
+    let failing = refresh_until(&h, &p["transaction_id"], |p| p["may_cancel"] == true);
+    assert_eq!(failing["state"], "pending");
+    assert!(failing["state_reason"].as_str().is_some_and(|r| !r.is_empty()), "{failing}");
+    call(&h.main, "payout_cancel", json!({"id": p["transaction_id"]})).unwrap();
+    let cancelled = refresh_until(&h, &p["transaction_id"], |p| p["state"] == "failed");
+    assert_eq!(cancelled["cancel_requested"], true);
+    assert_eq!(kes(&call(&h.main, "bitpesa_balances", json!({})).unwrap()), before - 150_000);
+
+    let recent = call(&h.main, "payout_recent", json!({})).unwrap();
+    assert_eq!(recent.as_array().unwrap().len(), 2);
+}

@@ -144,6 +144,7 @@ pub struct Simulator {
     pub telesend: String,
     pub giftpesa: String,
     pub pesapal: String,
+    pub bitpesa: String,
     pub control: String,
     http: reqwest::Client,
 }
@@ -161,6 +162,7 @@ impl Simulator {
             telesend: v["telesend"].as_str().unwrap().into(),
             giftpesa: v["giftpesa"].as_str().unwrap().into(),
             pesapal: v["pesapal"].as_str().unwrap().into(),
+            bitpesa: v["bitpesa"].as_str().unwrap().into(),
             control: v["control"].as_str().unwrap().into(),
             http: reqwest::Client::new(),
         }
@@ -169,8 +171,8 @@ impl Simulator {
     /// A config.toml for a training till that uses this simulator.
     pub fn training_config(&self) -> String {
         format!(
-            "environment = \"training\"\nstore_name = \"Duka la Mama Njeri\"\ntill_id = \"TILL-7\"\n\n[receipt]\nprint = false\n\n[providers.pesavoucher]\nbase_url = \"{}\"\n\n[providers.telesend]\nbase_url = \"{}\"\nmerchant_id = 1\n\n[providers.giftpesa]\nbase_url = \"{}\"\n\n[providers.pesapal]\nbase_url = \"{}\"\n",
-            self.pesavoucher, self.telesend, self.giftpesa, self.pesapal
+            "environment = \"training\"\nstore_name = \"Duka la Mama Njeri\"\ntill_id = \"TILL-7\"\n\n[receipt]\nprint = false\n\n[providers.pesavoucher]\nbase_url = \"{}\"\n\n[providers.telesend]\nbase_url = \"{}\"\nmerchant_id = 1\n\n[providers.giftpesa]\nbase_url = \"{}\"\n\n[providers.pesapal]\nbase_url = \"{}\"\n\n[providers.bitpesa]\nbase_url = \"{}\"\n",
+            self.pesavoucher, self.telesend, self.giftpesa, self.pesapal, self.bitpesa
         )
     }
 
@@ -228,6 +230,11 @@ impl Simulator {
     pub async fn pesapal_order(&self, tracking_id: &str, action: &str) {
         let r = self.http.post(format!("{}/pesapal/orders/{tracking_id}/{action}", self.control)).send().await.unwrap();
         assert!(r.status().is_success(), "{action} {tracking_id}: {}", r.status());
+    }
+
+    /// The BitPesa simulator's state: balances, senders, transactions.
+    pub async fn bitpesa_state(&self) -> serde_json::Value {
+        self.http.get(format!("{}/bitpesa/state", self.control)).send().await.unwrap().json().await.unwrap()
     }
 
     pub async fn redemptions(&self, code: &str) -> u64 {

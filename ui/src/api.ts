@@ -17,6 +17,10 @@ import type {
   IpnSettings,
   PesapalCallback,
   PesapalCheckoutInput,
+  Balance,
+  Payout,
+  PayoutCorridor,
+  PayoutInput,
   Recheck,
   Redemption,
   ShiftClosed,
@@ -250,3 +254,15 @@ export const historyExportCsv = (filter: HistoryFilter, onProgress: (p: Progress
 /** Walks the audit chain and checks it against the last shift close's anchor. */
 export const auditVerify = (onProgress: (p: Progress) => void): Promise<AuditVerification> =>
   call('audit_verify', { onProgress: progressChannel(onProgress) });
+
+export const payoutCorridors = (): Promise<PayoutCorridor[]> => call('payout_corridors');
+
+export const bitpesaBalances = (): Promise<Balance[]> => call('bitpesa_balances');
+
+export const payoutStart = (input: PayoutInput): Promise<Payout> => call('payout_start', { input });
+
+export const payoutRefresh = (id: string): Promise<Payout> => call('payout_refresh', { id });
+
+export const payoutCancel = (id: string): Promise<Payout> => call('payout_cancel', { id });
+
+export const payoutRecent = (): Promise<Payout[]> => call('payout_recent');

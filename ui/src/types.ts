@@ -19,7 +19,10 @@ export interface AppInfo {
   role: Role | null;
   /** The manager whose name and PIN opened the back office, while it is open. */
   manager: string | null;
+  /** The cashier's providers, one tab each. */
   providers: ProviderInfo[];
+  /** Providers only managers use (BitPesa payouts): Settings, not tabs. */
+  payout_providers: ProviderInfo[];
 }
 
 export type Role = 'cashier' | 'manager';
@@ -450,4 +453,66 @@ export interface AuditVerification {
   head: string;
   first_bad: { seq: number; reason: string } | null;
   anchor: AnchorCheck;
+}
+
+/** A BitPesa payout corridor: where money can go, and what the recipient form asks. */
+export interface PayoutField {
+  /** BitPesa's own field name, the key in PayoutInput.recipient. */
+  name: string;
+  label: string;
+  required: boolean;
+  kind: 'text' | 'phone' | 'select';
+  options: { value: string; label: string }[];
+  placeholder: string;
+}
+
+export interface PayoutCorridor {
+  /** e.g. "KES::Mobile". */
+  id: string;
+  label: string;
+  currency: string;
+  recipient_type: 'person' | 'business';
+  /** KES and UGX are paid in whole units. */
+  whole_units: boolean;
+  fields: PayoutField[];
+  min: MoneyView | null;
+  max: MoneyView | null;
+}
+
+export interface PayoutInput {
+  corridor: string;
+  amount: string;
+  recipient: Record<string, string>;
+  reason: string;
+}
+
+export interface Balance {
+  currency: string;
+  amount: MoneyView | null;
+  /** BitPesa's figure exactly as sent, for currencies Kaunta does not know. */
+  amount_text: string;
+}
+
+export interface Payout {
+  transaction_id: string;
+  bitpesa_id: string | null;
+  corridor: string;
+  state: TransactionState;
+  provider_state: string | null;
+  recipient_state: string | null;
+  amount: MoneyView | null;
+  output: MoneyView | null;
+  /** Masked. */
+  recipient: string;
+  reason: string | null;
+  /** For managers only: never on a customer's screen or slip. */
+  state_reason: string | null;
+  may_cancel: boolean;
+  cancel_requested: boolean;
+  message: string;
+  receipt: ReceiptView | null;
+  training: boolean;
+  created_at: string;
+  /** Ask again after this long; null when the payout is final. */
+  poll_after_ms: number | null;
 }

@@ -98,6 +98,44 @@ pub struct ProviderConfig {
     /// checkout window never loads it; a phone paying by QR code does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
+    /// BitPesa: the store as the sender of its payouts (`[providers.bitpesa.sender]`).
+    /// Created at BitPesa once and re-used by its `external_id`. Training
+    /// mode fills in a sample store when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<SenderConfig>,
+}
+
+/// A business sender as BitPesa's "Business senders" lists it: name,
+/// country of incorporation, trading address and contact. Required fields
+/// are checked when the first payout needs the sender, with a message
+/// naming what is missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderConfig {
+    /// Our id for the store at BitPesa (its `external_id`). Default: derived
+    /// from the store name; keep it unchanged once payouts have been made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// The business name. Default: `store_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Country of incorporation and trading country, ISO 3166-1 alpha-2. Default: KE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// E.164, e.g. +254700123456.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Company registration number, if the store wants it on file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_number: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

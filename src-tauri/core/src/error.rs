@@ -145,6 +145,20 @@ impl From<crate::providers::pesapal::PesapalError> for FlowError {
     }
 }
 
+impl From<crate::providers::bitpesa::BitPesaError> for FlowError {
+    fn from(e: crate::providers::bitpesa::BitPesaError) -> Self {
+        use crate::providers::bitpesa::BitPesaError as B;
+        if e.is_unreachable() {
+            return FlowError::Unreachable { provider: "BitPesa", detail: e.to_string() };
+        }
+        match e {
+            B::Amount(m) => FlowError::Provider(format!("BitPesa sent an amount Kaunta cannot read exactly: {m}")),
+            B::NoAnswer(_) | B::Server { .. } | B::Malformed { .. } => FlowError::Provider(e.to_string()),
+            other => FlowError::Declined { code: other.code(), message: other.to_string() },
+        }
+    }
+}
+
 impl From<crate::phone::PhoneError> for FlowError {
     fn from(e: crate::phone::PhoneError) -> Self {
         FlowError::Declined { code: "invalid_phone", message: e.to_string() }

@@ -138,6 +138,36 @@ impl Money {
         Ok(Money { minor: rounded as i64, currency })
     }
 
+    /// Reads a provider's decimal exactly from its text (BitPesa's JSON
+    /// numbers and strings, kept as written): "294750.0", "-12.5", "0".
+    /// Zero and negative balances are amounts too; an exponent, or more
+    /// decimals than the currency has, is refused rather than rounded.
+    pub fn from_wire_decimal(text: &str, currency: Currency) -> Result<Self, MoneyError> {
+        let t = text.trim();
+        let inexact = || MoneyError::InexactWire { currency, value: t.chars().take(32).collect() };
+        if t.is_empty() || t.starts_with('+') || t.contains(['e', 'E']) {
+            return Err(inexact());
+        }
+        let minor = parse_decimal(t, currency).map_err(|e| match e {
+            MoneyError::Overflow => MoneyError::Overflow,
+            _ => inexact(),
+        })?;
+        Ok(Money { minor, currency })
+    }
+
+    /// The exact decimal text of the amount, for providers that take one
+    /// ("1500", "1200.5"): no float in between.
+    pub fn to_wire_decimal(self) -> String {
+        let scale = self.currency.scale();
+        let sign = if self.minor < 0 { "-" } else { "" };
+        let (whole, frac) = (self.minor.unsigned_abs() / scale as u64, self.minor.unsigned_abs() % scale as u64);
+        if frac == 0 {
+            return format!("{sign}{whole}");
+        }
+        let frac = format!("{frac:0width$}", width = self.currency.exponent() as usize);
+        format!("{sign}{whole}.{}", frac.trim_end_matches('0'))
+    }
+
     /// The provider's decimal number (PesaVoucher and Pesapal send floats).
     pub fn to_wire_f64(self) -> Result<f64, MoneyError> {
         if self.minor.abs() >= MAX_WIRE_MINOR {
@@ -273,6 +303,31 @@ mod tests {
         assert!(matches!(Money::from_wire_f64(10.005, Currency::KES), Err(MoneyError::InexactWire { .. })));
         assert!(matches!(Money::from_wire_f64(f64::NAN, Currency::KES), Err(MoneyError::InexactWire { .. })));
         assert!(matches!(Money::from_wire_f64(1e300, Currency::KES), Err(MoneyError::InexactWire { .. })));
+    }
+
+    #[test]
+    fn wire_decimals_are_read_and_written_exactly() {
+        assert_eq!(Money::from_wire_decimal("294750.0", Currency::KES), Ok(kes(29_475_000)));
+        assert_eq!(Money::from_wire_decimal(" 1000.00", Currency::KES), Ok(kes(100_000)));
+        assert_eq!(Money::from_wire_decimal("0", Currency::KES), Ok(kes(0)));
+        assert_eq!(Money::from_wire_decimal("-12.5", Currency::KES), Ok(kes(-1_250)));
+        assert_eq!(Money::from_wire_decimal("90071992547409.91", Currency::KES), Ok(kes(9_007_199_254_740_991)));
+        assert_eq!(Money::from_wire_decimal("1500000", Currency::UGX), Ok(Money::new(1_500_000, Currency::UGX)));
+        for bad in ["", "1e3", "10.005", "abc", "+5", "1,000", "NaN"] {
+            assert!(
+                matches!(Money::from_wire_decimal(bad, Currency::KES), Err(MoneyError::InexactWire { .. })),
+                "{bad}"
+            );
+        }
+        assert!(matches!(Money::from_wire_decimal("0.5", Currency::UGX), Err(MoneyError::InexactWire { .. })));
+        assert_eq!(kes(150_000).to_wire_decimal(), "1500");
+        assert_eq!(kes(120_050).to_wire_decimal(), "1200.5");
+        assert_eq!(kes(1).to_wire_decimal(), "0.01");
+        assert_eq!(kes(-1_250).to_wire_decimal(), "-12.5");
+        assert_eq!(Money::new(5_000, Currency::UGX).to_wire_decimal(), "5000");
+        for minor in [0, 1, 99, 100, 12_345, 9_007_199_254_740_991] {
+            assert_eq!(Money::from_wire_decimal(&kes(minor).to_wire_decimal(), Currency::KES), Ok(kes(minor)));
+        }
     }
 
     #[test]

@@ -140,3 +140,10 @@ impl ProviderCredentials for crate::providers::telesend::Credentials {
         self.check()
     }
 }
+
+impl ProviderCredentials for crate::providers::bitpesa::Credentials {
+    const SHAPE: &'static str = "{\"api_key\": \"…\", \"api_secret\": \"…\"}";
+    fn check(&self) -> Result<(), SecretError> {
+        self.check()
+    }
+}

@@ -14,7 +14,7 @@ use crate::ledger::anchor::AnchoredVerification;
 use crate::ledger::history::{DailyTotals, HistoryCursor, HistoryFilter, HistoryPage, HistoryTotals};
 use crate::ledger::{AuditEntry, AuditRow, Ledger, LedgerError, Outcome, TransactionRow, lease::Lease};
 use crate::money::{Currency, Money};
-use crate::providers::{ProviderId, giftpesa, pesapal, pesavoucher, telesend};
+use crate::providers::{ProviderId, bitpesa, giftpesa, pesapal, pesavoucher, telesend};
 use crate::secrets::{ProviderCredentials, SecretError, SecretStore};
 use crate::training::{self, Simulators};
 
@@ -50,6 +50,7 @@ struct Clients {
     telesend: Option<Arc<telesend::Client>>,
     giftpesa: Option<Arc<giftpesa::Client>>,
     pesapal: Option<Arc<pesapal::Client>>,
+    bitpesa: Option<Arc<bitpesa::Client>>,
 }
 
 /// Amounts as the UI shows them: exact minor units plus the formatted text.
@@ -296,6 +297,22 @@ impl Till {
         Ok(client)
     }
 
+    /// The BitPesa client: signed requests with the key and secret from the
+    /// keyring (the simulator's in training).
+    pub fn bitpesa(&self) -> Result<Arc<bitpesa::Client>, FlowError> {
+        let mut clients = self.clients.lock().unwrap();
+        if let Some(client) = &clients.bitpesa {
+            return Ok(client.clone());
+        }
+        let credentials = self.credentials(ProviderId::BitPesa, || bitpesa::Credentials {
+            api_key: training::TRAINING_BITPESA_API_KEY.into(),
+            api_secret: training::TRAINING_BITPESA_API_SECRET.into(),
+        })?;
+        let client = Arc::new(bitpesa::Client::new(self.base_url(ProviderId::BitPesa)?, credentials));
+        clients.bitpesa = Some(client.clone());
+        Ok(client)
+    }
+
     /// The GiftPesa client: credentials from the keyring, the public key from
     /// the imported `key.crt` (the simulator's own in training).
     pub fn giftpesa(&self) -> Result<Arc<giftpesa::Client>, FlowError> {
@@ -420,6 +437,7 @@ impl Till {
             ProviderId::Telesend => self.store::<telesend::Credentials>(provider, env, json),
             ProviderId::GiftPesa => self.store::<crate::providers::giftpesa::Credentials>(provider, env, json),
             ProviderId::Pesapal => self.store::<crate::providers::pesapal::Credentials>(provider, env, json),
+            ProviderId::BitPesa => self.store::<bitpesa::Credentials>(provider, env, json),
         };
         let entry = AuditEntry {
             provider: Some(provider.as_str().into()),

@@ -6,6 +6,7 @@ pub mod cashier;
 pub mod giftpesa;
 pub mod history;
 pub mod names;
+pub mod payouts;
 pub mod pesapal;
 pub mod session;
 pub mod settings;

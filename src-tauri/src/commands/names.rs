@@ -46,6 +46,12 @@ pub const COMMANDS: &[&str] = &[
     "transaction_detail",
     "history_export_csv",
     "audit_verify",
+    "payout_corridors",
+    "bitpesa_balances",
+    "payout_start",
+    "payout_refresh",
+    "payout_cancel",
+    "payout_recent",
 ];
 
 #[cfg(test)]

@@ -13,6 +13,12 @@ pub struct ProviderInfo {
     pub name: &'static str,
 }
 
+impl ProviderInfo {
+    fn of(p: &ProviderId) -> ProviderInfo {
+        ProviderInfo { id: p.as_str(), name: p.display_name() }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct AppInfo {
     pub environment: &'static str,
@@ -26,7 +32,10 @@ pub struct AppInfo {
     pub role: Option<Role>,
     /// The manager whose approval is open for back-office work, if any.
     pub manager: Option<String>,
+    /// The cashier's providers, one tab each.
     pub providers: Vec<ProviderInfo>,
+    /// Providers only managers use (BitPesa payouts): in Settings, not as tabs.
+    pub payout_providers: Vec<ProviderInfo>,
 }
 
 async fn info(state: &AppState) -> CommandResult<AppInfo> {
@@ -43,7 +52,8 @@ async fn info(state: &AppState) -> CommandResult<AppInfo> {
         cashier: staff.as_ref().map(|s| s.name.clone()),
         role: staff.map(|s| s.role),
         manager: state.manager_name(),
-        providers: ProviderId::ALL.iter().map(|p| ProviderInfo { id: p.as_str(), name: p.display_name() }).collect(),
+        providers: ProviderId::CASHIER.iter().map(ProviderInfo::of).collect(),
+        payout_providers: ProviderId::ALL.iter().filter(|p| !p.is_cashier()).map(ProviderInfo::of).collect(),
     })
 }
 

@@ -47,6 +47,14 @@ const FORMS: Record<string, ProviderForm> = {
     saveId: 'pp-save-credentials',
     statusId: 'pp-credentials-status',
   },
+  bitpesa: {
+    fields: [
+      { key: 'api_key', label: 'API key', id: 'bp-api-key', secret: true },
+      { key: 'api_secret', label: 'API secret', id: 'bp-api-secret', secret: true },
+    ],
+    saveId: 'bp-save-credentials',
+    statusId: 'bp-credentials-status',
+  },
 };
 
 /** Unknown providers still get a form, but the backend decides what is accepted. */

@@ -1,6 +1,7 @@
 //! One module per provider: its typed requests and responses, its client and
 //! its errors. Nothing here knows about Tauri or SQLite.
 
+pub mod bitpesa;
 pub mod giftpesa;
 pub mod http;
 pub mod pesapal;
@@ -22,11 +23,24 @@ pub enum ProviderId {
     GiftPesa,
     #[serde(rename = "pesapal")]
     Pesapal,
+    /// Manager payouts from the store's balance; not a counter provider.
+    #[serde(rename = "bitpesa")]
+    BitPesa,
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 4] =
+    /// Every provider: history filters, credentials in Settings, simulators.
+    pub const ALL: [ProviderId; 5] =
+        [ProviderId::PesaVoucher, ProviderId::Telesend, ProviderId::GiftPesa, ProviderId::Pesapal, ProviderId::BitPesa];
+
+    /// The providers a cashier serves customers with at the counter (one tab
+    /// each). BitPesa is a manager's payout tool, so it is not among them.
+    pub const CASHIER: [ProviderId; 4] =
         [ProviderId::PesaVoucher, ProviderId::Telesend, ProviderId::GiftPesa, ProviderId::Pesapal];
+
+    pub fn is_cashier(self) -> bool {
+        Self::CASHIER.contains(&self)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,6 +48,7 @@ impl ProviderId {
             ProviderId::Telesend => "telesend",
             ProviderId::GiftPesa => "giftpesa",
             ProviderId::Pesapal => "pesapal",
+            ProviderId::BitPesa => "bitpesa",
         }
     }
 
@@ -43,6 +58,7 @@ impl ProviderId {
             ProviderId::Telesend => "Telesend",
             ProviderId::GiftPesa => "GiftPesa",
             ProviderId::Pesapal => "Pesapal",
+            ProviderId::BitPesa => "BitPesa",
         }
     }
 
@@ -55,6 +71,7 @@ impl ProviderId {
             // The document names one host only; sandbox uses it too.
             ProviderId::GiftPesa => Some(giftpesa::SANDBOX_URL),
             ProviderId::Pesapal => Some(pesapal::SANDBOX_URL),
+            ProviderId::BitPesa => Some(bitpesa::SANDBOX_URL),
         }
     }
 
@@ -64,6 +81,7 @@ impl ProviderId {
             ProviderId::Telesend => None,
             ProviderId::GiftPesa => Some(giftpesa::LIVE_URL),
             ProviderId::Pesapal => Some(pesapal::LIVE_URL),
+            ProviderId::BitPesa => Some(bitpesa::LIVE_URL),
         }
     }
 
@@ -74,6 +92,7 @@ impl ProviderId {
             ProviderId::Telesend => "Telebirr ref",
             ProviderId::GiftPesa => "Receipt No",
             ProviderId::Pesapal => "Pesapal order",
+            ProviderId::BitPesa => "BitPesa ref",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! both come through here.
 
 pub mod giftpesa;
+pub mod payout;
 pub mod pesapal;
 pub mod pesavoucher;
 pub mod refund;
@@ -245,6 +246,7 @@ impl Till {
             title: match row.operation.as_str() {
                 "checkout" => "PAYMENT RECEIVED",
                 "create_voucher" => "REFUND VOUCHER ISSUED",
+                "payout" => "PAYOUT SENT",
                 _ => "VOUCHER REDEEMED",
             }
             .into(),
@@ -261,8 +263,11 @@ impl Till {
                 .chain(
                     row.outcome_message
                         .iter()
-                        .filter(|_| matches!(row.operation.as_str(), "checkout" | "create_voucher"))
-                        .map(|m| ("Payment".to_string(), m.clone())),
+                        .filter(|_| matches!(row.operation.as_str(), "checkout" | "create_voucher" | "payout"))
+                        .map(|m| {
+                            let label = if row.operation == "payout" { "Payout" } else { "Payment" };
+                            (label.to_string(), m.clone())
+                        }),
                 )
                 .collect(),
             transaction_id: row.id.clone(),
@@ -319,6 +324,13 @@ impl Till {
         let mut settled = Vec::new();
         for row in open.iter().filter(|r| r.state == State::Unknown && r.operation == "checkout") {
             if let Some(settled_row) = self.pesapal_verdict(row).await {
+                settled.push(settled_row);
+            }
+        }
+        // BitPesa payouts: unknown ones are looked up (by external_id if the
+        // create answer was lost); pending ones are read once.
+        for row in open.iter().filter(|r| r.operation == "payout" && r.provider == ProviderId::BitPesa.as_str()) {
+            if let Some(settled_row) = self.bitpesa_verdict(row).await {
                 settled.push(settled_row);
             }
         }

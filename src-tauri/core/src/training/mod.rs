@@ -3,6 +3,7 @@
 //! Each provider lives under its own path prefix on one server; `/__sim/`
 //! holds the controls tests use to inject faults and wait for requests.
 
+pub mod bitpesa;
 pub mod faults;
 pub mod giftpesa;
 pub mod pesapal;
@@ -27,6 +28,10 @@ pub const TRAINING_GIFTPESA_API_KEY: &str = "training-giftpesa-key";
 /// Pesapal: the consumer key and secret RequestToken exchanges for a token.
 pub const TRAINING_PESAPAL_CONSUMER_KEY: &str = "training-pesapal-consumer-key";
 pub const TRAINING_PESAPAL_CONSUMER_SECRET: &str = "training-pesapal-consumer-secret";
+/// BitPesa: the key and the secret every request is signed with; the
+/// simulator verifies the signature for real.
+pub const TRAINING_BITPESA_API_KEY: &str = "training-bitpesa-key";
+pub const TRAINING_BITPESA_API_SECRET: &str = "training-bitpesa-secret";
 
 /// Path prefix of each provider's simulator.
 pub fn prefix(provider: ProviderId) -> &'static str {
@@ -35,5 +40,6 @@ pub fn prefix(provider: ProviderId) -> &'static str {
         ProviderId::Telesend => "/telesend",
         ProviderId::GiftPesa => "/giftpesa",
         ProviderId::Pesapal => "/pesapal",
+        ProviderId::BitPesa => "/bitpesa",
     }
 }

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use url::Url;
 
+use super::bitpesa::BitPesaSim;
 use super::faults::{Fault, FaultBoard};
 use super::giftpesa::GiftPesaSim;
 use super::pesapal::PesapalSim;
@@ -99,6 +100,7 @@ pub struct Simulators {
     pub telesend: Arc<TelesendSim>,
     pub giftpesa: Arc<GiftPesaSim>,
     pub pesapal: Arc<PesapalSim>,
+    pub bitpesa: Arc<BitPesaSim>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -121,6 +123,7 @@ struct Control {
     telesend: Arc<TelesendSim>,
     giftpesa: Arc<GiftPesaSim>,
     pesapal: Arc<PesapalSim>,
+    bitpesa: Arc<BitPesaSim>,
 }
 
 impl Control {
@@ -130,6 +133,7 @@ impl Control {
             ProviderId::Telesend => &self.telesend.faults,
             ProviderId::GiftPesa => &self.giftpesa.faults,
             ProviderId::Pesapal => &self.pesapal.faults,
+            ProviderId::BitPesa => &self.bitpesa.faults,
         }
     }
 }
@@ -148,11 +152,13 @@ impl Simulators {
         let telesend = Arc::new(TelesendSim::with_samples());
         let giftpesa = Arc::new(GiftPesaSim::with_samples());
         let pesapal = Arc::new(PesapalSim::with_samples());
+        let bitpesa = Arc::new(BitPesaSim::with_samples());
         let control = Control {
             pesavoucher: pesavoucher.clone(),
             telesend: telesend.clone(),
             giftpesa: giftpesa.clone(),
             pesapal: pesapal.clone(),
+            bitpesa: bitpesa.clone(),
         };
         let router = Router::new()
             .route("/__sim/faults", post(inject).delete(clear))
@@ -167,7 +173,9 @@ impl Simulators {
             .nest(prefix(ProviderId::Telesend), super::telesend::routes(telesend.clone()))
             .nest(prefix(ProviderId::GiftPesa), super::giftpesa::routes(giftpesa.clone()))
             .nest(prefix(ProviderId::Pesapal), super::pesapal::routes(pesapal.clone()))
-            .nest("/__sim/pesapal", super::pesapal::control_routes(pesapal.clone()));
+            .nest("/__sim/pesapal", super::pesapal::control_routes(pesapal.clone()))
+            .nest(prefix(ProviderId::BitPesa), super::bitpesa::routes(bitpesa.clone()))
+            .nest("/__sim/bitpesa", super::bitpesa::control_routes(bitpesa.clone()));
         let (tx, mut rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             loop {
@@ -190,7 +198,7 @@ impl Simulators {
                 });
             }
         });
-        Ok(Simulators { addr, pesavoucher, telesend, giftpesa, pesapal, shutdown: Some(tx) })
+        Ok(Simulators { addr, pesavoucher, telesend, giftpesa, pesapal, bitpesa, shutdown: Some(tx) })
     }
 
     pub fn addr(&self) -> SocketAddr {
