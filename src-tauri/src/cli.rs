@@ -181,11 +181,11 @@ pub enum Command {
         json: bool,
     },
     /// Transactions, newest first. With no filter, the most recent ones (as
-    /// the cashier screen lists them). With a filter, --totals or --csv, the
+    /// the cashier screen lists them). With a filter, --totals, --csv or --pdf, the
     /// manager's history: real business only unless --include-training (a
     /// training till shows its training), recorded in the audit log.
     History {
-        /// Rows to list; --csv and --totals cover the whole filter.
+        /// Rows to list; --csv, --pdf and --totals cover the whole filter.
         #[arg(long, default_value_t = 50)]
         limit: u32,
         /// From this day (YYYY-MM-DD, the till's local day) or instant (RFC 3339), inclusive.
@@ -226,6 +226,10 @@ pub enum Command {
         /// Every row of the filter as CSV (RFC 4180) on standard output.
         #[arg(long)]
         csv: bool,
+        /// The filter's totals as a PDF report where exports go (Downloads,
+        /// else the data directory's `exports`); prints its path.
+        #[arg(long, conflicts_with_all = ["csv", "json"])]
+        pdf: bool,
     },
     /// Ask providers about transactions whose outcome is unknown.
     Reconcile {
@@ -781,6 +785,7 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             manager,
             json,
             csv,
+            pdf,
         } => {
             let filter = kaunta_core::ledger::history::HistoryFilter {
                 since,
@@ -797,6 +802,10 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             till.recover("system").await?;
             if csv {
                 till.export_history_csv(&manager, filter, std::io::stdout(), 0, |_| {}).await?;
+                return Ok(EXIT_OK);
+            }
+            if pdf {
+                println!("{}", till.export_history_pdf(&manager, filter).await?.path);
                 return Ok(EXIT_OK);
             }
             let rows = if filter == Default::default() && !totals {

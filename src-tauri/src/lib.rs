@@ -61,6 +61,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
         commands::history::history_daily,
         commands::history::transaction_detail,
         commands::history::history_export_csv,
+        commands::history::history_export_pdf,
         commands::history::audit_verify,
         commands::payouts::payout_corridors,
         commands::payouts::bitpesa_balances,

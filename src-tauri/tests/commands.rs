@@ -525,3 +525,31 @@ fn a_manager_pays_out_with_bitpesa_and_cancels_one_that_fails() {
     let recent = call(&h.main, "payout_recent", json!({})).unwrap();
     assert_eq!(recent.as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn a_manager_saves_a_pdf_history_report_and_a_cashier_cannot() {
+    let h = harness();
+    sign_in(&h, "Njeri");
+    call(&h.main, "redeem_voucher", json!({"provider": "pesavoucher", "code": "TRN-ACTIVE-1200"})).unwrap();
+    let today = chrono::Local::now().date_naive().to_string();
+    let filter = json!({"since": today, "until": today});
+    let refused = call(&h.main, "history_export_pdf", json!({"filter": filter})).unwrap_err();
+    assert_eq!(refused["code"], "manager_required");
+
+    call(&h.main, "manager_unlock", json!({"name": "Njeri", "pin": PIN})).unwrap();
+    let ledger = tauri::Manager::state::<AppState>(&h._app).till.ledger().clone();
+    let before = ledger.audit_len().unwrap();
+    let file = call(&h.main, "history_export_pdf", json!({"filter": filter})).unwrap();
+    let path = std::path::PathBuf::from(file["path"].as_str().unwrap());
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let name = path.file_name().unwrap().to_str().unwrap();
+    assert!(name.starts_with("kaunta-history-TILL-1-") && name.ends_with(".pdf"), "{path:?}");
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert_eq!(file["report"]["count"], 1, "{file}");
+    assert_eq!(file["report"]["exported_by"], "Njeri");
+    assert_eq!(ledger.audit_len().unwrap(), before + 1, "the export is one audit row");
+
+    let bad = call(&h.main, "history_export_pdf", json!({"filter": {"since": "25/11/2026"}})).unwrap_err();
+    assert_eq!(bad["code"], "invalid_filter");
+}

@@ -38,6 +38,7 @@ import type {
   ExportedFile,
   HistoryCursor,
   HistoryFilter,
+  HistoryReportFile,
   HistoryTotals,
   HistoryView,
   Progress,
@@ -250,6 +251,10 @@ function progressChannel(onProgress: (p: Progress) => void): Channel<Progress> |
 /** Writes the filter's rows as CSV into Downloads; `onProgress` hears rows written of rows expected. */
 export const historyExportCsv = (filter: HistoryFilter, onProgress: (p: Progress) => void): Promise<ExportedFile> =>
   call('history_export_csv', { filter, onProgress: progressChannel(onProgress) });
+
+/** Saves the filter's totals as a PDF report beside the CSV exports. */
+export const historyExportPdf = (filter: HistoryFilter): Promise<HistoryReportFile> =>
+  call('history_export_pdf', { filter });
 
 /** Walks the audit chain and checks it against the last shift close's anchor. */
 export const auditVerify = (onProgress: (p: Progress) => void): Promise<AuditVerification> =>

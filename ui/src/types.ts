@@ -432,6 +432,27 @@ export interface ExportedFile {
   rows: number;
 }
 
+/** The manager's history report: a filter's totals, saved as a PDF. */
+export interface HistoryReport {
+  store_name: string;
+  till_id: string;
+  exported_by: string;
+  /** When it was made (UTC). */
+  at: string;
+  /** The filter in words, as the audit log records it. */
+  filter: string;
+  /** Training transactions counted, in lines of their own. */
+  training: boolean;
+  count: number;
+  by_currency: CurrencyLine[];
+  by_provider: GroupLine[];
+}
+
+export interface HistoryReportFile {
+  path: string;
+  report: HistoryReport;
+}
+
 export interface AuditAnchor {
   till_id: string;
   database: string;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::providers::ProviderId;
+use crate::text;
 
 pub const CONFIG_FILE: &str = "config.toml";
 
@@ -213,7 +214,7 @@ impl Config {
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
         let config: Config = toml::from_str(&text)
-            .map_err(|e| ConfigError::Parse { path: path.clone(), message: e.message().to_string() })?;
+            .map_err(|e| ConfigError::Parse { path: path.clone(), message: text::excerpt(e.message(), 200) })?;
         config.check()?;
         Ok(config)
     }
@@ -260,17 +261,20 @@ impl Config {
             (None, Environment::Sandbox) => provider.sandbox_url().ok_or(ConfigError::NoBaseUrl { provider })?,
             (None, Environment::Live) => provider.live_url().ok_or(ConfigError::NoBaseUrl { provider })?,
         };
-        let url = Url::parse(raw).map_err(|_| ConfigError::BadUrl { provider, url: raw.into() })?;
+        // The address is quoted back short and clean: a paste can be a
+        // megabyte of anything.
+        let quoted = || text::excerpt(raw.trim(), text::SHORT);
+        let url = Url::parse(raw).map_err(|_| ConfigError::BadUrl { provider, url: quoted() })?;
         let loopback = is_loopback(&url);
         match url.scheme() {
             "https" => {}
             "http" if loopback => {}
             _ => {
-                return Err(ConfigError::InsecureUrl { provider, url: raw.into() });
+                return Err(ConfigError::InsecureUrl { provider, url: quoted() });
             }
         }
         if self.is_training() && !loopback {
-            return Err(ConfigError::TrainingNotLoopback { url: raw.into() });
+            return Err(ConfigError::TrainingNotLoopback { url: quoted() });
         }
         Ok(Endpoint::Remote(url))
     }

@@ -35,7 +35,7 @@ pub enum FlowError {
     Unreachable { provider: &'static str, detail: String },
     #[error("{0}")]
     Provider(String),
-    #[error("Give a reason (up to 500 characters) and choose completed or failed")]
+    #[error("Give a reason (one line of up to 500 characters) and choose completed or failed")]
     InvalidResolution,
     #[error("No such transaction")]
     NoSuchTransaction,

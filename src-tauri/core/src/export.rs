@@ -138,6 +138,19 @@ pub fn new_history_path<Tz: TimeZone>(dir: &Path, till_id: &str, at: DateTime<Tz
 where
     Tz::Offset: std::fmt::Display,
 {
+    new_history_file(dir, till_id, at, "csv")
+}
+
+/// As [`new_history_path`], for a file ending in `.<ext>` (the PDF report).
+pub fn new_history_file<Tz: TimeZone>(
+    dir: &Path,
+    till_id: &str,
+    at: DateTime<Tz>,
+    ext: &str,
+) -> std::io::Result<PathBuf>
+where
+    Tz::Offset: std::fmt::Display,
+{
     std::fs::create_dir_all(dir)?;
     let till: String = till_id
         .chars()
@@ -145,10 +158,10 @@ where
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .collect();
     let stem = format!("kaunta-history-{till}-{}", at.format("%Y%m%d-%H%M%S"));
-    let mut path = dir.join(format!("{stem}.csv"));
+    let mut path = dir.join(format!("{stem}.{ext}"));
     let mut n = 2;
-    while path.exists() || path.with_extension("csv.part").exists() {
-        path = dir.join(format!("{stem}-{n}.csv"));
+    while path.exists() || path.with_extension(format!("{ext}.part")).exists() {
+        path = dir.join(format!("{stem}-{n}.{ext}"));
         n += 1;
     }
     Ok(path)

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod export;
+pub mod history_report;
 pub mod ledger;
 pub mod money;
 pub mod phone;
@@ -14,6 +15,7 @@ pub mod redeem;
 pub mod secrets;
 pub mod shift;
 pub mod staff;
+pub mod text;
 pub mod till;
 pub mod training;
 pub mod voucher_code;

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::text;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     #[error("Enter an amount, for example 750 or 750.50")]
@@ -18,6 +20,9 @@ pub enum MoneyError {
     NotPositive,
     #[error("The amount is too large")]
     Overflow,
+    /// Beyond what a provider's JSON number carries to the minor unit.
+    #[error("The amount is too large to send to the provider exactly")]
+    TooLargeForWire,
     #[error("The provider sent an amount that is not exact in {currency}: {value}")]
     InexactWire { currency: Currency, value: String },
     #[error("Unsupported currency “{0}”")]
@@ -76,7 +81,7 @@ impl FromStr for Currency {
             "TZS" => Ok(Currency::TZS),
             "RWF" => Ok(Currency::RWF),
             "USD" => Ok(Currency::USD),
-            _ => Err(MoneyError::UnknownCurrency(s.chars().take(8).collect())),
+            _ => Err(MoneyError::UnknownCurrency(text::excerpt(s.trim(), 8))),
         }
     }
 }
@@ -87,9 +92,17 @@ pub struct Money {
     pub currency: Currency,
 }
 
-/// JSON doubles are exact integers only up to 2^53; beyond that a wire amount
-/// cannot be trusted to the minor unit.
-const MAX_WIRE_MINOR: i64 = 1 << 53;
+/// JSON doubles are exact integers only up to 2^53: the largest amount Kaunta
+/// holds, typed or read from a provider's decimal text.
+const MAX_EXACT_MINOR: i64 = 1 << 53;
+
+/// The largest amount (exclusive) sent or read as a JSON float. A double holds
+/// 15 significant decimal digits for sure, not 16: below 10^15 minor units
+/// the decimal, the double nearest it and that double's shortest text (what
+/// serde_json writes, and reads back correctly rounded) are one amount. At 16
+/// digits some amounts come back one unit off, silently. No provider limit
+/// comes near it (PesaVoucher's largest voucher is 15,000,000 minor units).
+pub const MAX_WIRE_F64_MINOR: i64 = 1_000_000_000_000_000;
 
 impl Money {
     pub const fn new(minor: i64, currency: Currency) -> Self {
@@ -103,7 +116,7 @@ impl Money {
         if s.is_empty() {
             return Err(MoneyError::Empty);
         }
-        let shown: String = input.trim().chars().take(24).collect();
+        let shown = text::excerpt(input.trim(), text::SHORT);
         if s.starts_with('-') {
             return Err(MoneyError::NotPositive);
         }
@@ -127,13 +140,17 @@ impl Money {
             return Err(MoneyError::InexactWire { currency, value: value.to_string() });
         }
         let text = format!("{value}");
+        let inexact = || MoneyError::InexactWire { currency, value: text::excerpt(&text, 32) };
         if let Ok(minor) = parse_decimal(&text, currency) {
+            if minor.abs() >= MAX_WIRE_F64_MINOR {
+                return Err(inexact());
+            }
             return Ok(Money { minor, currency });
         }
         let scaled = value * currency.scale() as f64;
         let rounded = scaled.round();
-        if (scaled - rounded).abs() > 1e-6 || rounded.abs() >= MAX_WIRE_MINOR as f64 {
-            return Err(MoneyError::InexactWire { currency, value: text });
+        if (scaled - rounded).abs() > 1e-6 || rounded.abs() >= MAX_WIRE_F64_MINOR as f64 {
+            return Err(inexact());
         }
         Ok(Money { minor: rounded as i64, currency })
     }
@@ -144,7 +161,7 @@ impl Money {
     /// decimals than the currency has, is refused rather than rounded.
     pub fn from_wire_decimal(text: &str, currency: Currency) -> Result<Self, MoneyError> {
         let t = text.trim();
-        let inexact = || MoneyError::InexactWire { currency, value: t.chars().take(32).collect() };
+        let inexact = || MoneyError::InexactWire { currency, value: text::excerpt(t, 32) };
         if t.is_empty() || t.starts_with('+') || t.contains(['e', 'E']) {
             return Err(inexact());
         }
@@ -168,10 +185,11 @@ impl Money {
         format!("{sign}{whole}.{}", frac.trim_end_matches('0'))
     }
 
-    /// The provider's decimal number (PesaVoucher and Pesapal send floats).
+    /// The provider's decimal number (PesaVoucher, Telesend and Pesapal take
+    /// floats). Refuses amounts a double cannot carry to the minor unit.
     pub fn to_wire_f64(self) -> Result<f64, MoneyError> {
-        if self.minor.abs() >= MAX_WIRE_MINOR {
-            return Err(MoneyError::Overflow);
+        if self.minor.unsigned_abs() >= MAX_WIRE_F64_MINOR as u64 {
+            return Err(MoneyError::TooLargeForWire);
         }
         // Dividing an exact integer by a power of ten yields the double closest
         // to the decimal, which serde_json prints in its shortest exact form.
@@ -240,7 +258,7 @@ fn parse_decimal(s: &str, currency: Currency) -> Result<i64, MoneyError> {
     let minor = whole
         .checked_mul(currency.scale())
         .and_then(|m| m.checked_add(frac_minor))
-        .filter(|m| *m < MAX_WIRE_MINOR)
+        .filter(|m| *m < MAX_EXACT_MINOR)
         .ok_or(MoneyError::Overflow)?;
     Ok(if negative { -minor } else { minor })
 }
@@ -303,6 +321,24 @@ mod tests {
         assert!(matches!(Money::from_wire_f64(10.005, Currency::KES), Err(MoneyError::InexactWire { .. })));
         assert!(matches!(Money::from_wire_f64(f64::NAN, Currency::KES), Err(MoneyError::InexactWire { .. })));
         assert!(matches!(Money::from_wire_f64(1e300, Currency::KES), Err(MoneyError::InexactWire { .. })));
+    }
+
+    #[test]
+    fn wire_floats_carry_fewer_than_16_digits() {
+        // 16 digits: the double nearest 73348147171396.79 prints as
+        // 73348147171396.8, one cent off; such amounts are refused both ways.
+        let largest = kes(MAX_WIRE_F64_MINOR - 1);
+        let wire = largest.to_wire_f64().unwrap();
+        assert_eq!(Money::from_wire_f64(wire, Currency::KES), Ok(largest));
+        assert_eq!(kes(7_334_814_717_139_679).to_wire_f64(), Err(MoneyError::TooLargeForWire));
+        assert_eq!(kes(-MAX_WIRE_F64_MINOR).to_wire_f64(), Err(MoneyError::TooLargeForWire));
+        assert_eq!(kes(i64::MIN).to_wire_f64(), Err(MoneyError::TooLargeForWire));
+        assert!(matches!(
+            Money::from_wire_f64(73_348_147_171_396.8, Currency::KES),
+            Err(MoneyError::InexactWire { .. })
+        ));
+        assert!(matches!(Money::from_wire_f64(1e13, Currency::KES), Err(MoneyError::InexactWire { .. })));
+        assert_eq!(Money::from_wire_f64(1e13, Currency::UGX), Ok(Money::new(10_000_000_000_000, Currency::UGX)));
     }
 
     #[test]

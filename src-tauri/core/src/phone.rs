@@ -7,6 +7,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::text;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneError {
     #[error("Enter the customer's phone number, for example 0712 345 678")]
@@ -51,7 +53,7 @@ impl Msisdn {
         if trimmed.is_empty() {
             return Err(PhoneError::Empty);
         }
-        let refuse = || PhoneError::NotMobile(trimmed.chars().take(24).collect());
+        let refuse = || PhoneError::NotMobile(text::excerpt(trimmed, text::SHORT));
         let compact: String = trimmed.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
         let (international, digits) = if let Some(rest) = compact.strip_prefix('+') {
             (true, rest)
@@ -145,7 +147,7 @@ impl TillNumber {
         let digits: String = trimmed.chars().filter(|c| *c != ' ').collect();
         if !digits.bytes().all(|b| b.is_ascii_digit()) || !(Self::MIN_DIGITS..=Self::MAX_DIGITS).contains(&digits.len())
         {
-            return Err(PhoneError::NotTill(trimmed.chars().take(24).collect()));
+            return Err(PhoneError::NotTill(text::excerpt(trimmed, text::SHORT)));
         }
         Ok(TillNumber(digits))
     }

@@ -268,7 +268,8 @@ impl Till {
             if !ledger.add_staff(&name, role.as_str(), &pin.hash(), &by, false, &entry)? {
                 return Err(StaffError::Exists(name));
             }
-            let row = ledger.staff(&name)?.ok_or_else(|| StaffError::NoSuchStaff(name.clone()))?;
+            let row =
+                ledger.staff(&name)?.ok_or_else(|| StaffError::NoSuchStaff(crate::text::excerpt(&name, MAX_NAME)))?;
             StaffView::try_from(row)
         })
         .await
@@ -280,7 +281,8 @@ impl Till {
         let pin = change.pin.as_deref().map(Pin::parse).transpose()?;
         let (ledger, by, name) = (self.ledger().clone(), by.name.clone(), name.to_string());
         Till::blocking(move || {
-            let row = ledger.staff(&name)?.ok_or_else(|| StaffError::NoSuchStaff(name.clone()))?;
+            let row =
+                ledger.staff(&name)?.ok_or_else(|| StaffError::NoSuchStaff(crate::text::excerpt(&name, MAX_NAME)))?;
             let mut what = Vec::new();
             if pin.is_some() {
                 what.push("PIN reset".to_string());
@@ -301,7 +303,9 @@ impl Till {
                 Err(LedgerError::NoManagerLeft) => return Err(StaffError::LastManager),
                 other => other?,
             };
-            let row = ledger.staff(&row.name)?.ok_or_else(|| StaffError::NoSuchStaff(name.clone()))?;
+            let row = ledger
+                .staff(&row.name)?
+                .ok_or_else(|| StaffError::NoSuchStaff(crate::text::excerpt(&name, MAX_NAME)))?;
             StaffView::try_from(row)
         })
         .await

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -38,6 +39,10 @@ pub struct Till {
     secrets: SecretStore,
     simulators: Option<Simulators>,
     clients: Mutex<Clients>,
+    /// How long a counter provider's request may take before its answer
+    /// counts as lost (`unknown`): `http::REQUEST_TIMEOUT` unless a test
+    /// shortens it to prove a silent provider quickly.
+    request_timeout: Mutex<Duration>,
 }
 
 /// Where an imported GiftPesa certificate is kept, inside the data directory.
@@ -173,6 +178,7 @@ impl Till {
             secrets: SecretStore::new(options.keyring_service),
             simulators,
             clients: Mutex::new(Clients::default()),
+            request_timeout: Mutex::new(crate::providers::http::REQUEST_TIMEOUT),
         })
     }
 
@@ -203,6 +209,23 @@ impl Till {
 
     pub fn simulators(&self) -> Option<&Simulators> {
         self.simulators.as_ref()
+    }
+
+    /// Shortens (or lengthens) how long PesaVoucher, Telesend, GiftPesa and
+    /// Pesapal requests may take; clients are rebuilt on next use. Fault
+    /// tests use it so a provider that never answers costs seconds, not the
+    /// production timeout.
+    pub fn set_request_timeout(&self, timeout: Duration) {
+        *self.request_timeout.lock().unwrap() = timeout;
+        let mut clients = self.clients.lock().unwrap();
+        clients.pesavoucher = None;
+        clients.telesend = None;
+        clients.giftpesa = None;
+        clients.pesapal = None;
+    }
+
+    fn request_timeout(&self) -> Duration {
+        *self.request_timeout.lock().unwrap()
     }
 
     /// Runs blocking work (SQLite, argon2, PDF layout) off the async workers.
@@ -263,7 +286,11 @@ impl Till {
             api_key: training::TRAINING_API_KEY.into(),
             api_secret: training::TRAINING_API_SECRET.into(),
         })?;
-        let client = Arc::new(pesavoucher::Client::new(self.base_url(ProviderId::PesaVoucher)?, credentials));
+        let client = Arc::new(pesavoucher::Client::with_timeout(
+            self.base_url(ProviderId::PesaVoucher)?,
+            credentials,
+            self.request_timeout(),
+        ));
         clients.pesavoucher = Some(client.clone());
         Ok(client)
     }
@@ -277,7 +304,11 @@ impl Till {
         let credentials = self.credentials(ProviderId::Telesend, || telesend::Credentials {
             api_token: training::TRAINING_API_TOKEN.into(),
         })?;
-        let client = Arc::new(telesend::Client::new(self.base_url(ProviderId::Telesend)?, credentials));
+        let client = Arc::new(telesend::Client::with_timeout(
+            self.base_url(ProviderId::Telesend)?,
+            credentials,
+            self.request_timeout(),
+        ));
         clients.telesend = Some(client.clone());
         Ok(client)
     }
@@ -292,7 +323,11 @@ impl Till {
             consumer_key: training::TRAINING_PESAPAL_CONSUMER_KEY.into(),
             consumer_secret: training::TRAINING_PESAPAL_CONSUMER_SECRET.into(),
         })?;
-        let client = Arc::new(pesapal::Client::new(self.base_url(ProviderId::Pesapal)?, credentials));
+        let client = Arc::new(pesapal::Client::with_timeout(
+            self.base_url(ProviderId::Pesapal)?,
+            credentials,
+            self.request_timeout(),
+        ));
         clients.pesapal = Some(client.clone());
         Ok(client)
     }
@@ -337,7 +372,12 @@ impl Till {
             })?
         };
         let key = giftpesa::EncryptionKey::from_certificate(&certificate)?;
-        let client = Arc::new(giftpesa::Client::new(self.base_url(ProviderId::GiftPesa)?, credentials, key));
+        let client = Arc::new(giftpesa::Client::with_timeout(
+            self.base_url(ProviderId::GiftPesa)?,
+            credentials,
+            key,
+            self.request_timeout(),
+        ));
         clients.giftpesa = Some(client.clone());
         Ok(client)
     }
@@ -477,7 +517,7 @@ impl Till {
     /// The filter as this till applies it: checked, and in training mode
     /// with the training transactions (a training till has no other
     /// business; its totals still keep them apart).
-    fn history_scope(&self, mut filter: HistoryFilter) -> Result<HistoryFilter, FlowError> {
+    pub(crate) fn history_scope(&self, mut filter: HistoryFilter) -> Result<HistoryFilter, FlowError> {
         filter.validate().map_err(|e| FlowError::Declined { code: "invalid_filter", message: e.to_string() })?;
         filter.include_training |= self.is_training();
         Ok(filter)

@@ -246,3 +246,17 @@ async fn funding_more_than_the_balance_is_refused_with_422() {
     assert!(!e.outcome_unknown());
     assert_eq!(sims.bitpesa.balance(Currency::KES), Some(kes(100_000)));
 }
+
+#[tokio::test]
+async fn lookups_by_external_id_return_only_objects_carrying_exactly_that_id() {
+    let (sims, client) = setup().await;
+    // A listing that also returns objects without an external_id.
+    sims.bitpesa.seed_foreign_transaction(kes(100_000));
+    sims.bitpesa.seed_foreign_sender();
+    assert_eq!(client.find_sender("kaunta-store-duka").await.unwrap(), None);
+    assert!(client.find_transaction("tx-ours").await.unwrap().is_none());
+    let ours = client.create_sender(&store("kaunta-store-duka")).await.unwrap();
+    assert_eq!(client.find_sender("kaunta-store-duka").await.unwrap().map(|s| s.id), Some(ours.id.clone()));
+    let created = client.create_transaction(&mpesa(&ours.id, "tx-ours", kes(50_000), "+254712345678")).await.unwrap();
+    assert_eq!(client.find_transaction("tx-ours").await.unwrap().map(|t| t.id), Some(created.id));
+}

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use kaunta_core::history_report::HistoryReportFile;
 use kaunta_core::ledger::anchor::AnchoredVerification;
 use kaunta_core::ledger::history::{DailyTotals, HistoryCursor, HistoryFilter, HistoryTotals};
 use kaunta_core::till::{ExportedFile, HistoryView, TransactionDetail};
@@ -96,6 +97,17 @@ pub async fn history_export_csv(
         .export_history_csv_file(&by.name, parse_filter(filter)?, throttled(on_progress))
         .await
         .map_err(|e| e.to_public())
+}
+
+/// Saves the filter's totals as a PDF report beside the CSV exports;
+/// answers with the file and the report's figures.
+#[tauri::command]
+pub async fn history_export_pdf(
+    state: State<'_, AppState>,
+    filter: serde_json::Value,
+) -> CommandResult<HistoryReportFile> {
+    let by = manager(&state).await?;
+    state.till.export_history_pdf(&by.name, parse_filter(filter)?).await.map_err(|e| e.to_public())
 }
 
 /// Walks the audit chain and checks it against the last shift close's

@@ -45,6 +45,7 @@ pub const COMMANDS: &[&str] = &[
     "history_daily",
     "transaction_detail",
     "history_export_csv",
+    "history_export_pdf",
     "audit_verify",
     "payout_corridors",
     "bitpesa_balances",

@@ -99,7 +99,7 @@ impl FromStr for TimeBound {
     type Err = HistoryFilterError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let bad = || HistoryFilterError::BadTime(s.chars().take(40).collect());
+        let bad = || HistoryFilterError::BadTime(crate::text::excerpt(s, 40));
         if s.len() == 10 {
             return NaiveDate::parse_from_str(s, "%Y-%m-%d").map(TimeBound::Day).map_err(|_| bad());
         }
@@ -160,7 +160,7 @@ impl FromStr for Operation {
         [Operation::Redeem, Operation::CreateVoucher, Operation::Checkout, Operation::Payout]
             .into_iter()
             .find(|o| o.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| HistoryFilterError::BadOperation(s.chars().take(32).collect()))
+            .ok_or_else(|| HistoryFilterError::BadOperation(crate::text::excerpt(s.trim(), 32)))
     }
 }
 
@@ -169,7 +169,7 @@ pub fn parse_state(s: &str) -> Result<State, HistoryFilterError> {
     [State::Pending, State::Completed, State::Failed, State::Unknown]
         .into_iter()
         .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
-        .ok_or_else(|| HistoryFilterError::BadState(s.chars().take(32).collect()))
+        .ok_or_else(|| HistoryFilterError::BadState(crate::text::excerpt(s.trim(), 32)))
 }
 
 fn de_state<'de, D: Deserializer<'de>>(d: D) -> Result<Option<State>, D::Error> {

@@ -109,9 +109,11 @@ pub enum BitPesaError {
     Unreachable(String),
     #[error("BitPesa did not answer ({0}).")]
     NoAnswer(String),
-    #[error("BitPesa had an internal error (HTTP {status}): {excerpt}")]
+    /// What BitPesa sent stays in `excerpt` for the audit log (`detail()`): a
+    /// manager reads plain words, never a raw body.
+    #[error("BitPesa answered with a server error (HTTP {status}).")]
     Server { status: u16, excerpt: String },
-    #[error("BitPesa sent an answer Kaunta cannot read (HTTP {status}): {detail}")]
+    #[error("BitPesa's answer could not be read (HTTP {status}).")]
     Malformed { status: u16, detail: String },
     #[error(transparent)]
     Amount(#[from] MoneyError),
@@ -155,6 +157,23 @@ impl BitPesaError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, BitPesaError::Unreachable(_))
     }
+
+    /// What BitPesa actually sent, for the audit log only.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            BitPesaError::Server { excerpt, .. } => Some(excerpt),
+            BitPesaError::Malformed { detail, .. } => Some(detail),
+            _ => None,
+        }
+    }
+
+    /// The plain message, and what BitPesa sent: for audit rows.
+    pub fn audit_text(&self) -> String {
+        match self.detail().map(str::trim).filter(|d| !d.is_empty()) {
+            Some(d) => format!("{self} BitPesa sent: {d}"),
+            None => self.to_string(),
+        }
+    }
 }
 
 impl From<TransportError> for BitPesaError {
@@ -186,6 +205,14 @@ impl WireDecimal {
     pub fn is_positive(&self) -> bool {
         let t = self.0.trim();
         !t.starts_with('-') && t.chars().any(|c| c.is_ascii_digit() && c != '0')
+    }
+
+    /// True only for a readable zero (`0`, `0.0`, `"0.00"`): not for text
+    /// that is no number at all.
+    pub fn is_zero(&self) -> bool {
+        let t = self.0.trim().trim_start_matches(['-', '+']);
+        let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+        !int.is_empty() && int.bytes().chain(frac.bytes()).all(|b| b == b'0')
     }
 }
 
@@ -446,6 +473,16 @@ impl Transaction {
             )
     }
 
+    /// Whether BitPesa holds money for it: `Some(true)` funded (see
+    /// [`Self::is_funded`]), `Some(false)` only when `paid_amount` is present
+    /// and zero, `None` when it is missing or unreadable (possibly funded).
+    pub fn funding(&self) -> Option<bool> {
+        if self.is_funded() {
+            return Some(true);
+        }
+        self.paid_amount.as_ref().filter(|p| p.is_zero()).map(|_| false)
+    }
+
     /// The one recipient Kaunta's payouts have.
     pub fn recipient(&self) -> Option<&Recipient> {
         self.recipients.first()
@@ -691,7 +728,9 @@ impl Client {
     /// GET /v1/senders?external_id=…: the sender created earlier with our id.
     pub async fn find_sender(&self, external_id: &str) -> Result<Option<Sender>, BitPesaError> {
         let env: Envelope<Vec<Sender>> = self.get("v1/senders", &[("external_id", external_id)], "sender").await?;
-        Ok(env.object.into_iter().find(|s| s.external_id.as_deref().is_none_or(|e| e == external_id)))
+        // Only an object carrying exactly our id is ours: a listing may hold
+        // others (a filter ignored, objects without an external_id).
+        Ok(env.object.into_iter().find(|s| s.external_id.as_deref() == Some(external_id)))
     }
 
     /// POST /v1/senders. A duplicate `external_id` is refused (422), so the
@@ -714,7 +753,9 @@ impl Client {
     pub async fn find_transaction(&self, external_id: &str) -> Result<Option<Transaction>, BitPesaError> {
         let env: Envelope<Vec<Transaction>> =
             self.get("v1/transactions", &[("external_id", external_id)], "transaction").await?;
-        Ok(env.object.into_iter().find(|t| t.external_id.as_deref().is_none_or(|e| e == external_id)))
+        // Only a transaction carrying exactly our id is ours: adopting another
+        // (one without an external_id) could fund someone else's payout.
+        Ok(env.object.into_iter().find(|t| t.external_id.as_deref() == Some(external_id)))
     }
 
     /// GET /v1/transactions/{id} (BitPesa's id, not the external one).
@@ -807,6 +848,18 @@ mod tests {
         assert_eq!(r.requested_amount.as_ref().unwrap().money(Currency::USD), Ok(Money::new(75_000, Currency::USD)));
         assert_eq!(t.external_id.as_deref(), Some("806ec63a-a5a7-43cc-9d75-1ee74fbcc026"));
         assert_eq!(t.sender.unwrap().id, "fdee3b02-81ad-409d-9f34-2b0dd5c39e8f");
+    }
+
+    #[test]
+    fn a_cancelled_transaction_is_unfunded_only_when_paid_amount_says_zero() {
+        let parse = |json: &str| serde_json::from_str::<Transaction>(json).unwrap();
+        assert_eq!(parse(r#"{"id": "t", "state": "canceled", "paid_amount": 0.0}"#).funding(), Some(false));
+        assert_eq!(parse(r#"{"id": "t", "state": "canceled", "paid_amount": "0"}"#).funding(), Some(false));
+        assert_eq!(parse(r#"{"id": "t", "state": "canceled", "paid_amount": 1500.0}"#).funding(), Some(true));
+        assert_eq!(parse(r#"{"id": "t", "state": "canceled"}"#).funding(), None, "missing: possibly funded");
+        assert_eq!(parse(r#"{"id": "t", "state": "canceled", "paid_amount": null}"#).funding(), None);
+        assert_eq!(parse(r#"{"id": "t", "state": "canceled", "paid_amount": "n/a"}"#).funding(), None);
+        assert_eq!(parse(r#"{"id": "t", "state": "refunded"}"#).funding(), Some(true));
     }
 
     #[test]

@@ -265,19 +265,31 @@ impl Reason {
     }
 }
 
+/// A 5xx in plain words: the document's meaning where it has one.
+fn server_text(reason: Reason, status: u16) -> String {
+    match reason {
+        Reason::InternalServerError | Reason::ServiceUnavailable => {
+            format!("{} (HTTP {status}).", reason.plain().trim_end_matches('.'))
+        }
+        _ => format!("GiftPesa answered with a server error (HTTP {status})."),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GiftPesaError {
     /// GiftPesa answered and said no (4xx, or 200 with Status "failed"): nothing happened.
     #[error("{}", .reason.explain(.provider_message))]
     Declined { reason: Reason, status: u16, provider_message: String },
     /// 5xx: on /redeem the money may or may not have moved.
-    #[error("{} (HTTP {status}) {excerpt}", .reason.plain())]
+    /// `excerpt` (what GiftPesa said) is for the audit log (see `detail`).
+    #[error("{}", server_text(*.reason, *.status))]
     Server { reason: Reason, status: u16, excerpt: String },
     #[error("GiftPesa cannot be reached ({0}). Nothing was sent; try again when it is back.")]
     Unreachable(String),
     #[error("GiftPesa did not answer ({0}).")]
     NoAnswer(String),
-    #[error("GiftPesa sent an answer Kaunta cannot read (HTTP {status}): {detail}")]
+    /// An answer that is not what the document shows; `detail` says how.
+    #[error("GiftPesa's answer could not be read (HTTP {status}).")]
     Malformed { status: u16, detail: String },
     /// /authorize answered 2xx without a token. Lists the keys that came
     /// back, never their values.
@@ -301,6 +313,18 @@ impl GiftPesaError {
     /// sign-in is never unknown: the redemption was not sent.
     pub fn outcome_unknown(&self) -> bool {
         matches!(self, GiftPesaError::NoAnswer(_) | GiftPesaError::Server { .. } | GiftPesaError::Malformed { .. })
+    }
+
+    /// What the provider actually sent (an excerpt of its body, the
+    /// parser's complaint), for the audit log and diagnostics. Never part of
+    /// the message: a cashier reads plain words, not JSON or an HTML page.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            GiftPesaError::Server { excerpt, .. } => Some(excerpt),
+            GiftPesaError::Malformed { detail, .. } => Some(detail),
+            GiftPesaError::Authorize(inner) => inner.detail(),
+            _ => None,
+        }
     }
 
     /// True when GiftPesa could not be reached at all (for the status banner).
@@ -748,23 +772,28 @@ fn check_text(label: &str, value: &str, max: usize, id: bool) -> Result<(), Gift
 /// body has any (the document does not show error bodies).
 fn refusal(status: u16, body: &[u8]) -> GiftPesaError {
     let reason = Reason::from_status(status);
-    let message = provider_message(body);
+    let said = provider_message(body);
     match status {
-        500..=599 => GiftPesaError::Server { reason, status, excerpt: message },
-        400..=499 => GiftPesaError::Declined { reason, status, provider_message: message },
-        _ => GiftPesaError::Malformed { status, detail: format!("unexpected HTTP status: {message}") },
+        500..=599 => GiftPesaError::Server { reason, status, excerpt: said.unwrap_or_else(|| http::excerpt(body)) },
+        // A body without GiftPesa's words (an HTML page, say) is no message
+        // for a cashier: the status's documented meaning speaks for it.
+        400..=499 => GiftPesaError::Declined { reason, status, provider_message: said.unwrap_or_default() },
+        _ => GiftPesaError::Malformed {
+            status,
+            detail: format!("unexpected HTTP status: {}", said.unwrap_or_else(|| http::excerpt(body))),
+        },
     }
 }
 
-fn provider_message(body: &[u8]) -> String {
-    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
-        for key in ["Message", "message", "Error", "error", "Description", "description", "detail"] {
-            if let Some(Value::String(s)) = map.get(key) {
-                return http::excerpt(s.as_bytes());
-            }
+/// GiftPesa's own words in a JSON error body, if it has any.
+fn provider_message(body: &[u8]) -> Option<String> {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else { return None };
+    ["Message", "message", "Error", "error", "Description", "description", "detail"].iter().find_map(|key| {
+        match map.get(*key) {
+            Some(Value::String(s)) => Some(http::excerpt(s.as_bytes())),
+            _ => None,
         }
-    }
-    http::excerpt(body)
+    })
 }
 
 fn interpret_redeem(answer: &Answer, transaction_id: &str) -> Result<Redeemed, GiftPesaError> {
@@ -924,8 +953,13 @@ mod tests {
         assert_eq!(e.to_string(), Reason::BadRequest.plain());
         let e = refusal(400, br#"{"Message": "Insufficient balance"}"#);
         assert!(e.to_string().ends_with("(GiftPesa: Insufficient balance)"), "{e}");
+        // A body that is not GiftPesa's JSON is no message for a cashier.
         let e = refusal(404, b"<html>\nnot here</html>");
-        assert!(e.to_string().contains("<html>not here</html>"), "{e}");
+        assert_eq!(e.to_string(), Reason::NotFound.plain());
+        // A 5xx says so in plain words; what came back is kept for the audit log.
+        let e = refusal(502, b"<html><title>502 Bad Gateway</title></html>");
+        assert_eq!(e.to_string(), "GiftPesa answered with a server error (HTTP 502).");
+        assert_eq!(e.detail(), Some("<html><title>502 Bad Gateway</title></html>"));
     }
 
     #[test]

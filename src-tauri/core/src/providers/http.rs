@@ -57,13 +57,10 @@ pub fn endpoint(base: &Url, path: &str) -> Url {
 
 /// A short, single-line excerpt of a body for error messages (HTML error pages
 /// can be long; control characters could garble a log line).
+/// For the audit log and diagnostics only: a provider's raw body is never a
+/// message for a cashier (see each provider error's `detail`).
 pub fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut out: String = text.chars().filter(|c| !c.is_control()).take(120).collect();
-    if text.chars().count() > 120 {
-        out.push('…');
-    }
-    out
+    crate::text::excerpt(String::from_utf8_lossy(body).trim(), 120)
 }
 
 #[cfg(test)]

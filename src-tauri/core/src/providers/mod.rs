@@ -109,6 +109,6 @@ impl FromStr for ProviderId {
         ProviderId::ALL
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown provider “{}”", s.chars().take(32).collect::<String>()))
+            .ok_or_else(|| format!("unknown provider “{}”", crate::text::excerpt(s, 32)))
     }
 }

@@ -144,13 +144,15 @@ pub enum PesapalError {
     #[error("Pesapal did not accept this till's session token. Nothing was done; try again.")]
     Unauthorized { http_status: u16, error: ApiError },
     /// 5xx: on SubmitOrderRequest the order may or may not exist.
-    #[error("Pesapal had a problem on its side (HTTP {http_status}). {detail}")]
+    /// `detail` (what Pesapal said) is for the audit log (see `detail()`).
+    #[error("Pesapal answered with a server error (HTTP {http_status}).")]
     Server { http_status: u16, detail: String },
     #[error("Pesapal cannot be reached ({0}). Nothing was sent; try again when it is back.")]
     Unreachable(String),
     #[error("Pesapal did not answer ({0}).")]
     NoAnswer(String),
-    #[error("Pesapal sent an answer Kaunta cannot read (HTTP {http_status}): {detail}")]
+    /// An answer that is not what the document shows; `detail` says how.
+    #[error("Pesapal's answer could not be read (HTTP {http_status}).")]
     Malformed { http_status: u16, detail: String },
     /// RequestToken failed, so the call itself was never sent.
     #[error("{}", sign_in_text(.0))]
@@ -198,6 +200,17 @@ impl PesapalError {
     /// failed sign-in is never unknown: the call was not sent.
     pub fn outcome_unknown(&self) -> bool {
         matches!(self, PesapalError::NoAnswer(_) | PesapalError::Server { .. } | PesapalError::Malformed { .. })
+    }
+
+    /// What the provider actually sent (an excerpt of its body, the
+    /// parser's complaint), for the audit log and diagnostics. Never part of
+    /// the message: a cashier reads plain words, not JSON or an HTML page.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            PesapalError::Server { detail, .. } | PesapalError::Malformed { detail, .. } => Some(detail),
+            PesapalError::SignIn(inner) => inner.detail(),
+            _ => None,
+        }
     }
 
     /// True when Pesapal could not be reached at all (for the status banner).
@@ -963,7 +976,9 @@ fn interpret<T: DeserializeOwned>(answer: &Answer) -> Result<T, PesapalError> {
             .and_then(|v| v.get("message"))
             .and_then(Value::as_str)
             .map(|s| http::excerpt(s.as_bytes()))
-            .unwrap_or_else(|| http::excerpt(&answer.body));
+            // A body that is not Pesapal's JSON (an HTML page, say) is no
+            // message for a cashier: the HTTP status speaks for it.
+            .unwrap_or_default();
         let error = ApiError { code: format!("http_{http_status}"), message, ..ApiError::default() };
         return Err(PesapalError::Refused { http_status, status, error });
     }

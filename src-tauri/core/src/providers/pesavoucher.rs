@@ -157,9 +157,11 @@ pub enum PesaVoucherError {
     Unreachable(String),
     #[error("PesaVoucher did not answer ({0}).")]
     NoAnswer(String),
-    #[error("PesaVoucher had an internal error (HTTP {status}): {excerpt}")]
+    /// 5xx; `excerpt` is for the audit log (see `detail`).
+    #[error("PesaVoucher answered with a server error (HTTP {status}).")]
     Server { status: u16, excerpt: String },
-    #[error("PesaVoucher sent an answer Kaunta cannot read (HTTP {status}): {detail}")]
+    /// An answer that is not what the document shows; `detail` says how.
+    #[error("PesaVoucher's answer could not be read (HTTP {status}).")]
     Malformed { status: u16, detail: String },
     #[error(transparent)]
     Amount(#[from] MoneyError),
@@ -173,6 +175,17 @@ impl PesaVoucherError {
             self,
             PesaVoucherError::NoAnswer(_) | PesaVoucherError::Server { .. } | PesaVoucherError::Malformed { .. }
         )
+    }
+
+    /// What the provider actually sent (an excerpt of its body, the
+    /// parser's complaint), for the audit log and diagnostics. Never part of
+    /// the message: a cashier reads plain words, not JSON or an HTML page.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            PesaVoucherError::Server { excerpt, .. } => Some(excerpt),
+            PesaVoucherError::Malformed { detail, .. } => Some(detail),
+            _ => None,
+        }
     }
 }
 
@@ -437,7 +450,9 @@ fn interpret(status: u16, body: &[u8]) -> Result<Envelope, PesaVoucherError> {
         // A 4xx is a "no" even when its body is unreadable.
         Err(_) if (400..500).contains(&status) => {
             let reason = if status == 401 { Decline::AuthenticationFailed } else { Decline::Other };
-            return Err(PesaVoucherError::Declined { reason, provider_message: http::excerpt(body), status });
+            // Its body (an HTML page, say) is no message for a cashier.
+            let provider_message = format!("HTTP {status} without a readable reason");
+            return Err(PesaVoucherError::Declined { reason, provider_message, status });
         }
         Err(e) => {
             return Err(PesaVoucherError::Malformed { status, detail: e.to_string() });
@@ -526,6 +541,18 @@ mod tests {
             interpret(401, br#"{"success":false,"error":"Authentication failed"}"#),
             Err(PesaVoucherError::Declined { reason: Decline::AuthenticationFailed, .. })
         ));
+    }
+
+    #[test]
+    fn raw_answers_reach_the_audit_detail_not_the_message() {
+        let e = interpret(502, b"<html>\n<h1>502 Bad Gateway</h1></html>").unwrap_err();
+        assert_eq!(e.to_string(), "PesaVoucher answered with a server error (HTTP 502).");
+        assert_eq!(e.detail(), Some("<html> <h1>502 Bad Gateway</h1></html>"));
+        let e = interpret(200, b"{\"success\": \"tru").unwrap_err();
+        assert_eq!(e.to_string(), "PesaVoucher's answer could not be read (HTTP 200).");
+        assert!(e.detail().is_some_and(|d| d.contains("EOF while parsing")), "{e:?}");
+        let e = interpret(403, b"<html>Forbidden</html>").unwrap_err();
+        assert_eq!(e.to_string(), "PesaVoucher declined: HTTP 403 without a readable reason");
     }
 
     #[test]

@@ -126,9 +126,11 @@ pub enum TelesendError {
     Unreachable(String),
     #[error("Telesend did not answer ({0}).")]
     NoAnswer(String),
-    #[error("Telesend had an internal error (HTTP {status}): {excerpt}")]
+    /// 5xx; `excerpt` is for the audit log (see `detail`).
+    #[error("Telesend answered with a server error (HTTP {status}).")]
     Server { status: u16, excerpt: String },
-    #[error("Telesend sent an answer Kaunta cannot read (HTTP {status}): {detail}")]
+    /// An answer that is not what the document shows; `detail` says how.
+    #[error("Telesend's answer could not be read (HTTP {status}).")]
     Malformed { status: u16, detail: String },
     #[error(transparent)]
     Amount(#[from] MoneyError),
@@ -137,6 +139,17 @@ pub enum TelesendError {
 impl TelesendError {
     pub fn outcome_unknown(&self) -> bool {
         matches!(self, TelesendError::NoAnswer(_) | TelesendError::Server { .. } | TelesendError::Malformed { .. })
+    }
+
+    /// What the provider actually sent (an excerpt of its body, the
+    /// parser's complaint), for the audit log and diagnostics. Never part of
+    /// the message: a cashier reads plain words, not JSON or an HTML page.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            TelesendError::Server { excerpt, .. } => Some(excerpt),
+            TelesendError::Malformed { detail, .. } => Some(detail),
+            _ => None,
+        }
     }
 }
 
@@ -299,7 +312,9 @@ fn interpret(status: u16, body: &[u8]) -> Result<Envelope, TelesendError> {
         Ok(env) => env,
         Err(_) if (400..500).contains(&status) => {
             let reason = if status == 401 { Decline::AuthenticationFailed } else { Decline::Other };
-            return Err(TelesendError::Declined { reason, provider_message: http::excerpt(body), status });
+            // Its body (an HTML page, say) is no message for a cashier.
+            let provider_message = format!("HTTP {status} without a readable reason");
+            return Err(TelesendError::Declined { reason, provider_message, status });
         }
         Err(e) => return Err(TelesendError::Malformed { status, detail: e.to_string() }),
     };

@@ -1,6 +1,7 @@
 //! Receipts: laid out as a PDF for an 80 mm roll, saved in the data
 //! directory, and printed through CUPS.
 
+pub mod history;
 pub mod layout;
 pub mod print;
 pub mod report;

@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use super::ReceiptError;
-use super::roll::{BODY_PT, COLUMNS, Line, MARGIN_MM, centred, pair, pdf, printable, rule, text_height_mm, text_ops};
-use crate::shift::{CurrencyLine, ReportKind, ShiftReport};
+use super::roll::{
+    BODY_PT, COLUMNS, Line, MARGIN_MM, centred, pair, pdf, printable, rule, text_height_mm, text_ops, wrapped,
+};
+use crate::shift::{CurrencyLine, GroupLine, ReportKind, ShiftReport};
 
 /// Width of the count column and of the amount column ("KES 14,500,000.50").
 const COUNT_W: usize = 5;
@@ -28,7 +30,7 @@ pub fn operation_label(operation: &str) -> &str {
 
 /// A label, a count and an amount in fixed columns; a label too long for
 /// its column goes on a line of its own above.
-fn row(label: &str, count: i64, amount: &str) -> Vec<String> {
+pub(super) fn row(label: &str, count: i64, amount: &str) -> Vec<String> {
     let label = printable(label);
     let amount = printable(amount);
     let label_w = COLUMNS - COUNT_W - 1 - AMOUNT_W;
@@ -40,12 +42,12 @@ fn row(label: &str, count: i64, amount: &str) -> Vec<String> {
     }
 }
 
-fn heading(out: &mut Vec<Line>, title: &str) {
+pub(super) fn heading(out: &mut Vec<Line>, title: &str) {
     out.push(Line::body(rule()));
     out.push(Line(printable(title), BODY_PT, true));
 }
 
-fn currency_lines(out: &mut Vec<Line>, lines: &[CurrencyLine], indent: &str) {
+pub(super) fn currency_lines(out: &mut Vec<Line>, lines: &[CurrencyLine], indent: &str) {
     for c in lines {
         let t = &c.total;
         let training = if t.training { " (TRAINING)" } else { "" };
@@ -69,6 +71,25 @@ fn currency_lines(out: &mut Vec<Line>, lines: &[CurrencyLine], indent: &str) {
                 out.push(Line::body(text));
             }
         }
+    }
+}
+
+/// Each provider's operation in a currency as a bold title, then a count
+/// and an amount per state.
+pub(super) fn group_lines(out: &mut Vec<Line>, groups: &[GroupLine]) {
+    let mut last = None;
+    for g in groups {
+        let t = &g.group;
+        let key = (t.training, t.currency.clone(), t.provider.clone(), t.operation.clone());
+        if last.as_ref() != Some(&key) {
+            let training = if t.training { " (TRAINING)" } else { "" };
+            let currency = t.currency.as_deref().unwrap_or("");
+            let title = format!("{} {} {currency}{training}", g.provider_name, operation_label(&t.operation));
+            out.extend(wrapped(title.trim_end()).into_iter().map(|t| Line(t, BODY_PT, true)));
+            last = Some(key);
+        }
+        let amount = g.amount.as_ref().map_or(String::new(), |m| m.display.clone());
+        out.extend(row(&format!("  {}", t.state.as_str()), t.count, &amount).into_iter().map(Line::body));
     }
 }
 
@@ -111,20 +132,7 @@ pub(crate) fn lines(r: &ShiftReport) -> Vec<Line> {
     currency_lines(&mut out, &r.by_currency, "");
 
     heading(&mut out, "BY PROVIDER AND STATUS");
-    let mut last = None;
-    for g in &r.by_provider {
-        let t = &g.group;
-        let key = (t.training, t.currency.clone(), t.provider.clone(), t.operation.clone());
-        if last.as_ref() != Some(&key) {
-            let training = if t.training { " (TRAINING)" } else { "" };
-            let currency = t.currency.as_deref().unwrap_or("");
-            let title = format!("{} {} {currency}{training}", g.provider_name, operation_label(&t.operation));
-            out.push(Line(printable(title.trim_end()), BODY_PT, true));
-            last = Some(key);
-        }
-        let amount = g.amount.as_ref().map_or(String::new(), |m| m.display.clone());
-        out.extend(row(&format!("  {}", t.state.as_str()), t.count, &amount).into_iter().map(body));
-    }
+    group_lines(&mut out, &r.by_provider);
 
     heading(&mut out, "BY CASHIER");
     for c in &r.by_cashier {

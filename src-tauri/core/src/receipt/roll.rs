@@ -53,6 +53,32 @@ pub(crate) fn pair(label: &str, value: &str) -> Vec<String> {
     }
 }
 
+/// `text` in lines of the roll's width, broken between words; lines after
+/// the first indented by two.
+pub(crate) fn wrapped(text: &str) -> Vec<String> {
+    let width = |done: &Vec<String>| if done.is_empty() { COLUMNS } else { COLUMNS - 2 };
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in printable(text).split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width(&out) {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        // A word longer than a whole line is cut (printable text is ASCII).
+        while line.len() > width(&out) {
+            let rest = line.split_off(width(&out));
+            out.push(std::mem::replace(&mut line, rest));
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out.into_iter().enumerate().map(|(i, l)| if i == 0 { l } else { format!("  {l}") }).collect()
+}
+
 pub(crate) fn rule() -> String {
     "-".repeat(COLUMNS)
 }

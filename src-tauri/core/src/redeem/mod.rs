@@ -56,6 +56,19 @@ pub struct RedemptionResult {
 /// outcome unknown, anything else is a plain failure.
 pub trait ProviderFailure: std::fmt::Display {
     fn outcome_unknown(&self) -> bool;
+
+    /// What the provider actually sent, for the audit log only.
+    fn detail(&self) -> Option<&str> {
+        None
+    }
+
+    /// The plain message, and for the audit log what the provider sent.
+    fn audit_text(&self) -> String {
+        match self.detail().map(str::trim).filter(|d| !d.is_empty()) {
+            Some(d) => format!("{self} Provider sent: {d}"),
+            None => self.to_string(),
+        }
+    }
 }
 
 impl ProviderFailure for crate::providers::pesavoucher::PesaVoucherError {
@@ -64,11 +77,19 @@ impl ProviderFailure for crate::providers::pesavoucher::PesaVoucherError {
         // as far as we can tell how much.
         self.outcome_unknown() || matches!(self, Self::Amount(_))
     }
+
+    fn detail(&self) -> Option<&str> {
+        self.detail()
+    }
 }
 
 impl ProviderFailure for crate::providers::giftpesa::GiftPesaError {
     fn outcome_unknown(&self) -> bool {
         self.outcome_unknown()
+    }
+
+    fn detail(&self) -> Option<&str> {
+        self.detail()
     }
 }
 
@@ -76,11 +97,19 @@ impl ProviderFailure for crate::providers::pesapal::PesapalError {
     fn outcome_unknown(&self) -> bool {
         self.outcome_unknown()
     }
+
+    fn detail(&self) -> Option<&str> {
+        self.detail()
+    }
 }
 
 impl ProviderFailure for crate::providers::telesend::TelesendError {
     fn outcome_unknown(&self) -> bool {
         self.outcome_unknown() || matches!(self, Self::Amount(_))
+    }
+
+    fn detail(&self) -> Option<&str> {
+        self.detail()
     }
 }
 
@@ -218,7 +247,15 @@ impl Till {
             ),
             Err(e) => (State::Failed, Finish { message: e.to_string(), ..Finish::default() }, Outcome::Failure),
         };
-        let mut entry = r.audit("redeem_outcome", outcome, format!("{state}: {}", finish.message));
+        // The audit row keeps what the provider sent; the cashier's message does not.
+        let details = match answer {
+            Err(e) => match e.detail().map(str::trim).filter(|d| !d.is_empty()) {
+                Some(d) => format!("{state}: {} Provider sent: {d}", finish.message),
+                None => format!("{state}: {}", finish.message),
+            },
+            Ok(_) => format!("{state}: {}", finish.message),
+        };
+        let mut entry = r.audit("redeem_outcome", outcome, details);
         entry.transaction_id = Some(intent.id.clone());
         entry.amount_minor = finish.amount_minor.or(intent.amount_minor);
         entry.currency = finish.currency.clone().or(intent.currency.clone());
@@ -366,13 +403,23 @@ impl Till {
     pub async fn resolve(&self, manager: &str, id: &str, to: State, reason: &str) -> Result<TransactionRow, FlowError> {
         let manager = require_cashier(manager)?.to_string();
         let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 || !matches!(to, State::Completed | State::Failed) {
+        // One line of text: a control character (NUL, ESC, a line break)
+        // would be written to the transaction and the audit log as is.
+        if reason.is_empty()
+            || reason.chars().count() > 500
+            || reason.chars().any(char::is_control)
+            || !matches!(to, State::Completed | State::Failed)
+        {
             return Err(FlowError::InvalidResolution);
         }
         let lookup = id.to_string();
         let row = self.db(move |l| l.transaction(&lookup)).await?.ok_or(FlowError::NoSuchTransaction)?;
         if row.state != State::Unknown {
             return Err(FlowError::NotUnknown { state: row.state.to_string() });
+        }
+        if row.provider == ProviderId::BitPesa.as_str() {
+            // A payout BitPesa holds is settled by BitPesa's word, not by hand.
+            self.bitpesa_manual_resolution(&row, to).await?;
         }
         let entry = AuditEntry {
             provider: Some(row.provider.clone()),

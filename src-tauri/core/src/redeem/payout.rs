@@ -319,7 +319,7 @@ fn mask_digits(digits: &str, keep_start: usize, keep_end: usize) -> String {
 fn parse_recipient(c: &Corridor, given: &BTreeMap<String, String>) -> Result<ParsedRecipient, FlowError> {
     let bad = |m: String| invalid("invalid_recipient", m);
     if let Some(unknown) = given.keys().find(|k| !c.fields.iter().any(|f| f.name == k.as_str())) {
-        return Err(bad(format!("{} payouts have no “{}” field", c.id, unknown.chars().take(32).collect::<String>())));
+        return Err(bad(format!("{} payouts have no “{}” field", c.id, crate::text::excerpt(unknown, 32))));
     }
     let mut details = BTreeMap::new();
     let mut account_masked = String::new();
@@ -348,7 +348,7 @@ fn parse_recipient(c: &Corridor, given: &BTreeMap<String, String>) -> Result<Par
                 let phone = ugandan_phone(value).ok_or_else(|| {
                     bad(format!(
                         "“{}” is not a Ugandan mobile number: use +2567XXXXXXXX",
-                        value.chars().take(24).collect::<String>()
+                        crate::text::excerpt(value, crate::text::SHORT)
                     ))
                 })?;
                 account_masked = mask_digits(&phone[1..], 4, 3);
@@ -409,8 +409,30 @@ fn slug(text: &str) -> String {
     out.trim_matches('-').chars().take(40).collect()
 }
 
-/// Status reads after creation: at most six in the first hour (architecture.md, API limits).
-const LIVE_CHECKPOINTS: [u64; 6] = [15, 60, 180, 480, 1_200, 2_700];
+/// BitPesa's status-read limits (architecture.md, "API limits"): for each
+/// transaction at most six `GET /v1/transactions/{id}` in the first hour
+/// after its creation, then one an hour; 2,500 a day for the whole account.
+///
+/// Kaunta's schedule, by the payout's age (from its ledger row, written just
+/// before BitPesa creates the transaction):
+/// - read 1 at funding: `start_payout`'s own read, or the read that settled a
+///   lost or refused funding answer (never both);
+/// - reads 2 to 6 at 1, 5, 15, 30 and 45 minutes (these checkpoints);
+/// - then one an hour, at each whole hour of its age (60, 120 … minutes).
+///
+/// `poll_after_ms` points at the next of these; the UI never asks sooner and
+/// the CLI sleeps until it. A payout so costs at most 6 reads in its first
+/// hour and 29 in its first day: the 2,500 a day cover about 85 payouts open
+/// at once. A manager's cancel reads twice more (before and after the
+/// DELETE); a relayed webhook costs one read.
+const LIVE_CHECKPOINTS: [u64; 5] = [60, 300, 900, 1_800, 2_700];
+
+/// Milliseconds until the next read the schedule above allows, for a payout
+/// `age` seconds old.
+fn live_poll_after_ms(age: u64) -> u64 {
+    let next = LIVE_CHECKPOINTS.iter().find(|c| **c > age).copied().unwrap_or(age / 3_600 * 3_600 + 3_600);
+    (next - age).max(1) * 1_000
+}
 
 fn age_seconds(created_at: &str) -> u64 {
     chrono::DateTime::parse_from_rfc3339(created_at)
@@ -469,7 +491,7 @@ impl Till {
         let balances = match answer {
             Ok(b) => b,
             Err(e) => {
-                self.audit(entry(Outcome::Failure, e.to_string())).await?;
+                self.audit(entry(Outcome::Failure, e.audit_text())).await?;
                 return Err(e.into());
             }
         };
@@ -551,7 +573,22 @@ impl Till {
         {
             // The remembered sender is gone (a new sandbox, a disabled sender):
             // a 422 proved nothing was created, so find or create it and ask again.
-            sender_id = self.bitpesa_sender(&by.name, true).await?;
+            sender_id = match self.bitpesa_sender(&by.name, true).await {
+                Ok(id) => id,
+                Err(e) => {
+                    // Nothing was created: the intent ends here, not as an orphan.
+                    self.end_payout(
+                        &by.name,
+                        &intent.id,
+                        State::Failed,
+                        Outcome::Failure,
+                        format!("Not created: {e}"),
+                        None,
+                    )
+                    .await?;
+                    return Err(e);
+                }
+            };
             created = client.create_transaction(&new_transaction(&sender_id)).await;
         }
         let transaction = match created {
@@ -613,7 +650,8 @@ impl Till {
         let input_amount = transaction.input().ok().flatten();
         if input_amount != Some(amount) {
             let shown = input_amount.map_or_else(|| "no readable amount".to_string(), |m| m.to_string());
-            let cancelled = self.cancel_quietly(&transaction).await;
+            let cancelled =
+                self.cancel_quietly(&by.name, &intent.id, &transaction, "amount mismatch, never funded").await;
             let message = format!(
                 "BitPesa's transaction is for {shown}, not {amount}: it was not funded{}",
                 if cancelled { " and was cancelled" } else { "; it expires unfunded within the hour" }
@@ -622,22 +660,57 @@ impl Till {
             return Err(invalid("amount_mismatch", message));
         }
 
-        // Fund: money moves.
+        // Fund: money moves. Recorded first, so a later reading of the ledger
+        // knows whether Kaunta ever asked for the debit.
+        self.audit(audit("payout_fund_requested", Outcome::Info, format!("asking BitPesa to debit {amount}"))).await?;
+        // The transaction as read after funding, when the funding answer
+        // itself had to be checked: that read is the first status read.
+        let mut read_after_funding: Option<Transaction> = None;
         match client.fund(&transaction.id, amount).await {
             Ok(()) => {
                 self.audit(audit("payout_funded", Outcome::Success, format!("{amount} debited from the balance")))
                     .await?;
             }
-            Err(e) if e.outcome_unknown() => {
-                // Read the transaction to see whether the debit happened.
+            Err(e @ BitPesaError::Validation { .. }) => {
+                // A 422: BitPesa proved it did not debit.
+                let cancelled = self.cancel_quietly(&by.name, &intent.id, &transaction, "funding refused (422)").await;
+                let message = format!(
+                    "Not funded: {e} Nothing was paid out{}.",
+                    if cancelled { "; the unfunded transaction was cancelled" } else { "" }
+                );
+                self.end_payout(&by.name, &intent.id, State::Failed, Outcome::Failure, message.clone(), None).await?;
+                return Err(invalid("not_funded", message));
+            }
+            Err(e) => {
+                // Only a 422 proves nothing happened: a 401, another refusal or
+                // a lost answer is settled by reading the transaction first.
+                let lost = matches!(
+                    e,
+                    BitPesaError::NoAnswer(_) | BitPesaError::Server { .. } | BitPesaError::Malformed { .. }
+                );
                 match client.transaction(&transaction.id).await {
                     Ok(t) if t.is_funded() => {
                         self.audit(audit(
                             "payout_funded",
                             Outcome::Success,
-                            format!("funding answer lost ({e}); BitPesa shows it funded"),
+                            format!("funding answer: {e}; BitPesa shows it funded"),
                         ))
                         .await?;
+                        read_after_funding = Some(t);
+                    }
+                    Ok(t) if !lost && t.funding() == Some(false) => {
+                        // BitPesa answered (no lost request that could still land)
+                        // and shows nothing paid in: not funded, cancelled as a 422 is.
+                        let cancelled =
+                            self.cancel_quietly(&by.name, &intent.id, &t, "funding refused, read unfunded").await;
+                        let message = format!(
+                            "Not funded: {e} BitPesa shows the transaction {} with nothing paid in; nothing was paid out{}.",
+                            t.state,
+                            if cancelled { " and the unfunded transaction was cancelled" } else { "" }
+                        );
+                        self.end_payout(&by.name, &intent.id, State::Failed, Outcome::Failure, message.clone(), None)
+                            .await?;
+                        return Err(invalid("not_funded", message));
                     }
                     other => {
                         let seen = match other {
@@ -650,7 +723,7 @@ impl Till {
                                 &intent.id,
                                 State::Unknown,
                                 Outcome::Failure,
-                                format!("The funding answer was lost ({e}; {seen}). Reconcile before paying again."),
+                                format!("The funding answer was not a clear yes or no ({e}; {seen}). Reconcile before paying again."),
                                 None,
                             )
                             .await?;
@@ -658,19 +731,25 @@ impl Till {
                     }
                 }
             }
-            Err(e) => {
-                let cancelled = self.cancel_quietly(&transaction).await;
-                let message = format!(
-                    "Not funded: {e} Nothing was paid out{}.",
-                    if cancelled { "; the unfunded transaction was cancelled" } else { "" }
-                );
-                self.end_payout(&by.name, &intent.id, State::Failed, Outcome::Failure, message.clone(), None).await?;
-                return Err(invalid("not_funded", message));
-            }
         }
+        // Funded: from here on the answer is a view, never an error, so
+        // nobody is invited to pay it again. The status read below is the
+        // first of BitPesa's allowed reads (see LIVE_CHECKPOINTS).
         let id = intent.id.clone();
         let row = self.db(move |l| l.transaction(&id)).await?.ok_or(FlowError::NoSuchTransaction)?;
-        self.refresh_row(&by.name, row).await
+        let answer = match read_after_funding {
+            Some(t) => self.settle_and_view(&by.name, row.clone(), t).await,
+            None => self.refresh_row(&by.name, row.clone()).await,
+        };
+        match answer {
+            Ok(view) => Ok(view),
+            Err(e) => {
+                let mut view = self.view_of(row, None, None).await;
+                view.message =
+                    format!("Funded; BitPesa's status not read yet ({e}). Kaunta follows it: do not pay this again.");
+                Ok(view)
+            }
+        }
     }
 
     /// Asks BitPesa once and records a final state. For the UI's polling.
@@ -752,7 +831,7 @@ impl Till {
                     .await?
                 }
                 Err(e) => {
-                    self.audit(entry(Outcome::Failure, e.to_string())).await?;
+                    self.audit(entry(Outcome::Failure, e.audit_text())).await?;
                     return Err(match e {
                         BitPesaError::Validation { .. } => invalid("cannot_cancel", e.to_string()),
                         other => other.into(),
@@ -813,6 +892,36 @@ impl Till {
             .to_string();
         let row = self.payout_row(&bitpesa_id).await?;
         self.refresh_row(actor, row).await
+    }
+
+    /// Whether a manager may close this unknown BitPesa payout by hand
+    /// (`Till::resolve`). A payout BitPesa holds may still pay out whatever
+    /// the ledger says, and a closed row is never read again: so it is
+    /// settled from the Payouts tab (refresh, cancel), by BitPesa's word.
+    /// Only a payout BitPesa has no transaction for may be closed, as failed.
+    pub(crate) async fn bitpesa_manual_resolution(&self, row: &TransactionRow, to: State) -> Result<(), FlowError> {
+        const CODE: &str = "resolve_in_payouts";
+        let go_to_payouts = |why: &str| {
+            invalid(
+                CODE,
+                format!(
+                    "{why} Settle it in the Payouts tab: Refresh asks BitPesa for its status, Cancel asks BitPesa \
+                     to cancel and refund it. Kaunta closes it when BitPesa reports it paid or refunded."
+                ),
+            )
+        };
+        if row.provider_reference.is_some() {
+            return Err(go_to_payouts("BitPesa has this payout and may still pay it out."));
+        }
+        match self.bitpesa()?.find_transaction(&row.id).await {
+            Ok(None) if to == State::Failed => Ok(()),
+            Ok(None) => Err(invalid(
+                CODE,
+                "BitPesa has no transaction for this payout: nothing was paid out, so it can only be closed as failed",
+            )),
+            Ok(Some(_)) => Err(go_to_payouts("BitPesa has this payout and may still pay it out.")),
+            Err(e) => Err(go_to_payouts(&format!("BitPesa could not be asked about this payout ({e})."))),
+        }
     }
 
     // ---- internals ----
@@ -913,10 +1022,35 @@ impl Till {
         })
     }
 
-    /// Best effort: cancels an unfunded transaction so it can never be funded.
-    async fn cancel_quietly(&self, t: &Transaction) -> bool {
+    /// Best effort: cancels an unfunded transaction so it can never be
+    /// funded. Every request is audited (`payout_cancel_requested`, success
+    /// or failure) against our transaction `id`.
+    async fn cancel_quietly(&self, actor: &str, id: &str, t: &Transaction, why: &str) -> bool {
+        // Without a client or a recipient no request is made.
         let (Ok(client), Some(r)) = (self.bitpesa(), t.recipient()) else { return false };
-        client.cancel_recipient(&r.id).await.is_ok()
+        let answer = client.cancel_recipient(&r.id).await.map(|r| (r.id, r.state));
+        let lookup = id.to_string();
+        let row = self.db(move |l| l.transaction(&lookup)).await.ok().flatten();
+        let (outcome, details) = match &answer {
+            Ok((rid, state)) => (Outcome::Success, format!("{why}: recipient {rid} is now {state}")),
+            Err(e) => (Outcome::Failure, format!("{why}: {e}")),
+        };
+        let entry = AuditEntry {
+            provider: Some(PROVIDER.as_str().into()),
+            subject: row.as_ref().and_then(|r| r.code_masked.clone()),
+            transaction_id: Some(id.to_string()),
+            amount_minor: row.as_ref().and_then(|r| r.amount_minor),
+            currency: row.as_ref().and_then(|r| r.currency.clone()),
+            ..AuditEntry::new(actor, "payout_cancel_requested", outcome, details)
+        };
+        // Best effort: a failed audit write must not turn into a second payout.
+        let _ = self.audit(entry).await;
+        answer.is_ok()
+    }
+
+    /// Whether Kaunta ever asked BitPesa to fund this payout (its ledger).
+    async fn fund_requested(&self, id: &str) -> Result<bool, FlowError> {
+        Ok(self.events_of(id).await?.iter().any(|e| matches!(e.as_str(), "payout_fund_requested" | "payout_funded")))
     }
 
     /// Moves the row to a state with its audit row.
@@ -972,6 +1106,16 @@ impl Till {
                 None => return Ok(self.view_of(row, None, None).await),
             },
         };
+        self.settle_and_view(actor, row, transaction).await
+    }
+
+    /// Records what a read of the transaction says and shows it.
+    async fn settle_and_view(
+        &self,
+        actor: &str,
+        row: TransactionRow,
+        transaction: Transaction,
+    ) -> Result<PayoutView, FlowError> {
         let (row, settled_now) = self.settle_payout(actor, row, &transaction).await?;
         let receipt = if settled_now && row.state == State::Completed {
             Some(self.print_receipt(&row, None).await)
@@ -979,6 +1123,12 @@ impl Till {
             None
         };
         Ok(self.view_of(row, Some(&transaction), receipt).await)
+    }
+
+    /// The events of a payout's audit trail, oldest first.
+    async fn events_of(&self, id: &str) -> Result<Vec<String>, FlowError> {
+        let id = id.to_string();
+        self.db(move |l| Ok(l.audit_trail(&id)?.into_iter().map(|e| e.event).collect())).await
     }
 
     /// Records what BitPesa's transaction says: a status change in the audit
@@ -1034,7 +1184,12 @@ impl Till {
                 Outcome::Failure,
                 "Cancelled: the money was refunded to the BitPesa balance".to_string(),
             ),
-            TransactionState::Canceled if !t.is_funded() => {
+            // Cancelled before funding only when BitPesa says nothing was paid
+            // in, or Kaunta never asked for the debit; a cancelled transaction
+            // that may hold money stays open until BitPesa reports `refunded`.
+            TransactionState::Canceled
+                if t.funding() == Some(false) || (t.funding().is_none() && !self.fund_requested(&row.id).await?) =>
+            {
                 (State::Failed, Outcome::Failure, "Cancelled before funding: nothing was paid out".to_string())
             }
             _ if row.state == State::Unknown && t.is_funded() => {
@@ -1109,21 +1264,8 @@ impl Till {
         if row.state == State::Unknown
             && !t.is_funded()
             && matches!(t.state(), TransactionState::Approved | TransactionState::Initial)
-            && self.cancel_quietly(&t).await
+            && self.cancel_quietly("system", &row.id, &t, "created but never funded").await
         {
-            self.audit(AuditEntry {
-                provider: Some(PROVIDER.as_str().into()),
-                subject: row.code_masked.clone(),
-                transaction_id: Some(row.id.clone()),
-                ..AuditEntry::new(
-                    "system",
-                    "payout_cancel_requested",
-                    Outcome::Success,
-                    "created but never funded: cancelled",
-                )
-            })
-            .await
-            .ok()?;
             t = client.transaction(&t.id).await.ok()?;
         }
         let (settled, settled_now) = self.settle_payout("system", row.clone(), &t).await.ok()?;
@@ -1139,7 +1281,19 @@ impl Till {
         let final_ = row.state.is_final();
         let cancel_requested = r.is_some_and(|r| matches!(r.state.as_str(), "canceled" | "refunded"))
             || t.is_some_and(|t| t.state() == TransactionState::Canceled);
-        let in_error = r.is_some_and(|r| matches!(r.state.as_str(), "error" | "manual" | "stuck"));
+        // The payout failed at the provider; BitPesa retries until cancelled.
+        let in_error = r.is_some_and(|r| r.state == "error");
+        // BitPesa itself is looking into it (transaction-flow.md: `stuck` "we
+        // don't know whether it has been paid or not", `exception`, `manual`):
+        // it may have been paid, so cancelling is BitPesa's call, not ours.
+        let checking = !in_error
+            && (r.is_some_and(|r| matches!(r.state.as_str(), "stuck" | "manual" | "exception"))
+                || t.is_some_and(|t| matches!(t.state(), TransactionState::Exception | TransactionState::Manual)));
+        // Without a transaction read now, the ledger says what Kaunta did.
+        let funded_per_ledger = t.is_none()
+            && row.state == State::Pending
+            && row.provider_reference.is_some()
+            && self.events_of(&row.id).await.is_ok_and(|e| e.iter().any(|e| e == "payout_funded"));
         let reason = t.and_then(|t| t.metadata.get("reason")).and_then(|v| v.as_str()).map(str::to_string);
         let message = match row.state {
             State::Completed => row.outcome_message.clone().unwrap_or_else(|| "Paid out".into()),
@@ -1154,18 +1308,20 @@ impl Till {
             State::Pending if in_error => "The payout failed at the provider. BitPesa keeps retrying until it is \
                                            cancelled: cancel it to return the money to the balance"
                 .into(),
+            State::Pending if checking => "BitPesa is checking this payout: it may or may not have been paid; ask \
+                                           BitPesa support before cancelling"
+                .into(),
             State::Pending if t.is_some_and(|t| !t.is_funded()) => "Created, not funded yet".into(),
-            State::Pending => "Funded: BitPesa is paying out".into(),
-        };
-        let poll_after_ms = (!final_).then(|| {
-            if self.is_training() {
-                500
-            } else {
-                let age = age_seconds(&row.created_at);
-                let next = LIVE_CHECKPOINTS.iter().find(|c| **c > age).copied().unwrap_or(age / 3_600 * 3_600 + 3_600);
-                (next - age).max(1) * 1_000
+            State::Pending if t.is_some() => "Funded: BitPesa is paying out".into(),
+            // No transaction read: say only what the ledger knows.
+            State::Pending if row.provider_reference.is_none() => {
+                "Not created at BitPesa yet: nothing was funded".into()
             }
-        });
+            State::Pending if funded_per_ledger => "Funded; BitPesa's status not read yet".into(),
+            State::Pending => "Created at BitPesa; funding not confirmed, status not read yet".into(),
+        };
+        let poll_after_ms =
+            (!final_).then(|| if self.is_training() { 500 } else { live_poll_after_ms(age_seconds(&row.created_at)) });
         PayoutView {
             transaction_id: row.id.clone(),
             bitpesa_id: row.provider_reference.clone().or_else(|| t.map(|t| t.id.clone())),
@@ -1178,6 +1334,9 @@ impl Till {
             recipient,
             reason,
             state_reason: r.and_then(|r| r.state_reason.clone()).or_else(|| t.and_then(|t| t.state_reason.clone())),
+            // BitPesa's flag decides; a failed payout (`error`) is cancellable
+            // as the documents say. Never while BitPesa is checking it unless
+            // BitPesa itself says so.
             may_cancel: !final_ && !cancel_requested && (r.is_some_and(|r| r.may_cancel) || in_error),
             cancel_requested,
             message,
@@ -1268,6 +1427,30 @@ mod tests {
         let code = bank.fields.iter().find(|f| f.name == "bank_code").unwrap();
         assert_eq!(code.kind, "select");
         assert!(code.options.iter().any(|o| o.value == "68" && o.label == "Equity Bank Limited"));
+    }
+
+    #[test]
+    fn the_polling_hint_keeps_within_bitpesas_status_read_limits() {
+        // Walk a payout's first day polling exactly when the hint says, the
+        // first read being the one made at funding (age 0).
+        let mut reads = vec![0u64];
+        let mut age = 0;
+        while age < 86_400 {
+            age += live_poll_after_ms(age) / 1_000;
+            reads.push(age);
+        }
+        let first_hour = reads.iter().filter(|a| **a < 3_600).count();
+        assert_eq!(first_hour, 6, "six reads in the first hour, the funding read included: {reads:?}");
+        // After the first hour, at most one read in any hour of age.
+        for hour in 1..24 {
+            let n = reads.iter().filter(|a| (hour * 3_600..(hour + 1) * 3_600).contains(*a)).count();
+            assert!(n <= 1, "hour {hour}: {n} reads");
+        }
+        assert!(reads.windows(2).all(|w| w[1] > w[0]), "the hint always points ahead");
+        // Asked between checkpoints, the hint still waits for the next one.
+        assert_eq!(live_poll_after_ms(2), 58_000);
+        assert_eq!(live_poll_after_ms(2_700), 900_000);
+        assert_eq!(live_poll_after_ms(3_700), 3_500_000);
     }
 
     #[test]

@@ -186,6 +186,9 @@ impl Till {
     pub async fn checkout_pesapal(&self, cashier: &str, input: &CheckoutInput) -> Result<CheckoutStarted, FlowError> {
         let cashier = require_cashier(cashier)?;
         let amount = Money::parse(&input.amount, CURRENCY)?;
+        // Pesapal takes a JSON float: refuse what it cannot carry exactly
+        // before an intent is written.
+        amount.to_wire_f64()?;
         let description = text(Some(&input.description), 100, "invalid_description", "The description")?
             .ok_or_else(|| invalid("invalid_description", "Describe what the customer is paying for"))?;
         let phone = input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(Msisdn::parse).transpose()?;
@@ -263,7 +266,7 @@ impl Till {
                 let Err(NoPaymentTaken(e)) = failed else { unreachable!("built as an error above") };
                 Err(FlowError::Declined {
                     code: "checkout_not_created",
-                    message: format!("The order could not be opened ({e}). No payment was taken; you can try again."),
+                    message: format!("The order could not be opened: {e} No payment was taken; you can try again."),
                 })
             }
         }
@@ -472,6 +475,10 @@ impl std::fmt::Display for NoPaymentTaken {
 impl super::ProviderFailure for NoPaymentTaken {
     fn outcome_unknown(&self) -> bool {
         false
+    }
+
+    fn detail(&self) -> Option<&str> {
+        self.0.detail()
     }
 }
 

@@ -23,7 +23,7 @@ impl Till {
             Ok(Validation::Invalid(reasons)) => {
                 (Outcome::Failure, reasons.iter().map(|r| r.1.as_str()).collect::<Vec<_>>().join("; "))
             }
-            Err(e) => (Outcome::Failure, e.to_string()),
+            Err(e) => (Outcome::Failure, super::ProviderFailure::audit_text(e)),
         };
         let mut entry = voucher_audit(PROVIDER, cashier, "validate", outcome, &code.masked(), details);
         if let Ok(Validation::Valid(v)) = &answer {

@@ -38,7 +38,12 @@ pub struct DenominationView {
 fn parse_amount(raw: Option<&str>) -> Result<Option<Money>, FlowError> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => Ok(Some(Money::parse(s, telesend::CURRENCY)?)),
+        Some(s) => {
+            let amount = Money::parse(s, telesend::CURRENCY)?;
+            // Sent as a JSON float: refused here if it cannot be sent exactly.
+            amount.to_wire_f64()?;
+            Ok(Some(amount))
+        }
     }
 }
 
@@ -107,8 +112,9 @@ impl Till {
                 })
             }
             Err(e) => {
+                let details = super::ProviderFailure::audit_text(&e);
                 let failed =
-                    voucher_audit(PROVIDER, cashier, "claim_failed", Outcome::Failure, &code.masked(), e.to_string());
+                    voucher_audit(PROVIDER, cashier, "claim_failed", Outcome::Failure, &code.masked(), details);
                 let id = claim.id.clone();
                 self.db(move |l| l.end_claim(&id, ClaimEnd::Cancelled, Some(&failed))).await?;
                 Err(e.into())

@@ -97,6 +97,8 @@ pub struct SimTransaction {
     pub created_at: String,
     /// Reads since the last step.
     pub reads: u32,
+    /// Answer without `paid_amount` (a test of a missing field).
+    pub hide_paid_amount: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -128,6 +130,9 @@ struct Book {
     nonces: HashSet<String>,
     webhooks: Vec<WebhookCall>,
     advance_after: u32,
+    /// Listings filtered by `external_id` also return objects that have
+    /// none (see `seed_foreign_transaction`).
+    loose_listing: bool,
 }
 
 pub struct BitPesaSim {
@@ -242,7 +247,7 @@ struct RecipientOut<'a> {
     output_currency: &'a str,
     payout_method: Value,
     metadata: Value,
-    external_id: &'a str,
+    external_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -254,11 +259,12 @@ struct TransactionOut<'a> {
     input_currency: &'a str,
     sender: Value,
     payin_methods: Vec<Value>,
-    paid_amount: Box<RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paid_amount: Option<Box<RawValue>>,
     due_amount: Box<RawValue>,
     recipients: Vec<RecipientOut<'a>>,
     created_at: &'a str,
-    external_id: &'a str,
+    external_id: Option<&'a str>,
 }
 
 fn recipient_out(t: &SimTransaction) -> RecipientOut<'_> {
@@ -284,7 +290,7 @@ fn recipient_out(t: &SimTransaction) -> RecipientOut<'_> {
         output_currency: currency,
         payout_method: json!({"id": format!("pm-{}", t.recipient_id), "type": t.corridor, "details": t.details, "metadata": {}}),
         metadata: json!({}),
-        external_id: &t.external_id,
+        external_id: Some(t.external_id.as_str()).filter(|e| !e.is_empty()),
     }
 }
 
@@ -298,11 +304,11 @@ fn transaction_out(t: &SimTransaction) -> TransactionOut<'_> {
         input_currency: t.input.currency.code(),
         sender: json!({"id": t.sender_id, "type": "business", "state": "approved"}),
         payin_methods: Vec::new(),
-        paid_amount: number(t.paid),
+        paid_amount: (!t.hide_paid_amount).then(|| number(t.paid)),
         due_amount: number(due),
         recipients: vec![recipient_out(t)],
         created_at: &t.created_at,
-        external_id: &t.external_id,
+        external_id: Some(t.external_id.as_str()).filter(|e| !e.is_empty()),
     }
 }
 
@@ -353,6 +359,80 @@ impl BitPesaSim {
 
     pub fn webhooks(&self) -> Vec<WebhookCall> {
         self.book.lock().unwrap().webhooks.clone()
+    }
+
+    /// Someone else's transaction on the same account, with no
+    /// `external_id`, approved and unfunded; from now on listings filtered
+    /// by `external_id` return it too (an API that filters only objects
+    /// carrying the field). Returns its id.
+    pub fn seed_foreign_transaction(&self, amount: Money) -> String {
+        let mut book = self.book.lock().unwrap();
+        book.loose_listing = true;
+        let id = uuid::Uuid::now_v7().to_string();
+        let details = BTreeMap::from([
+            ("first_name".to_string(), "Other".to_string()),
+            ("last_name".to_string(), "Customer".to_string()),
+            ("phone_number".to_string(), "+254722000000".to_string()),
+            ("mobile_provider".to_string(), "mpesa".to_string()),
+        ]);
+        let t = SimTransaction {
+            id: id.clone(),
+            external_id: String::new(),
+            state: "approved".into(),
+            input: amount,
+            paid: Money::new(0, amount.currency),
+            corridor: "KES::Mobile".into(),
+            recipient_id: uuid::Uuid::now_v7().to_string(),
+            recipient_state: "initial".into(),
+            recipient_type: "person".into(),
+            state_reason: None,
+            reason_code: None,
+            reason_category: None,
+            may_cancel: true,
+            editable: true,
+            cancel_requested: false,
+            details,
+            sender_id: "foreign-sender".into(),
+            metadata: json!({}),
+            plan: Plan::Pay,
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            reads: 0,
+            hide_paid_amount: false,
+        };
+        book.transactions.insert(id.clone(), t);
+        id
+    }
+
+    /// Someone else's approved sender with no `external_id`, listed as
+    /// `seed_foreign_transaction` lists its transaction. Returns its id.
+    pub fn seed_foreign_sender(&self) -> String {
+        let mut book = self.book.lock().unwrap();
+        book.loose_listing = true;
+        let id = uuid::Uuid::now_v7().to_string();
+        let body = json!({"type": "business", "name": "Another Shop Ltd", "country": "KE"});
+        book.senders.push(SimSender { id: id.clone(), external_id: None, state: "approved".into(), body });
+        id
+    }
+
+    /// Answers for this transaction leave out `paid_amount`.
+    pub fn hide_paid_amount(&self, id: &str, hide: bool) -> bool {
+        let mut book = self.book.lock().unwrap();
+        let Some(key) = find_key(&book, id) else { return false };
+        book.transactions.get_mut(&key).expect("found").hide_paid_amount = hide;
+        true
+    }
+
+    /// Puts a transaction and its recipient in the given states (BitPesa's
+    /// `stuck`, `exception`, `manual` …), with BitPesa's `may_cancel`.
+    pub fn set_states(&self, id: &str, transaction: &str, recipient: &str, may_cancel: bool) -> bool {
+        let mut book = self.book.lock().unwrap();
+        let Some(key) = find_key(&book, id) else { return false };
+        let t = book.transactions.get_mut(&key).expect("found");
+        t.state = transaction.into();
+        t.recipient_state = recipient.into();
+        t.may_cancel = may_cancel;
+        t.reads = 0;
+        true
     }
 
     /// Moves a transaction one step now, as if time had passed.
@@ -427,7 +507,11 @@ impl BitPesaSim {
         let found: Vec<Value> = book
             .senders
             .iter()
-            .filter(|s| external_id.is_none_or(|e| s.external_id.as_deref() == Some(e)))
+            .filter(|s| {
+                external_id.is_none_or(|e| {
+                    s.external_id.as_deref() == Some(e) || (book.loose_listing && s.external_id.is_none())
+                })
+            })
             .map(sender_json)
             .collect();
         let count = found.len();
@@ -486,7 +570,9 @@ impl BitPesaSim {
         let found: Vec<TransactionOut<'_>> = book
             .transactions
             .values()
-            .filter(|t| external_id.is_none_or(|e| t.external_id == e))
+            .filter(|t| {
+                external_id.is_none_or(|e| t.external_id == e || (book.loose_listing && t.external_id.is_empty()))
+            })
             .map(transaction_out)
             .collect();
         #[derive(Serialize)]
@@ -655,6 +741,7 @@ impl BitPesaSim {
             plan: plan_for(&account),
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             reads: 0,
+            hide_paid_amount: false,
         };
         book.transaction_creations += 1;
         let body = serde_json::to_string(&Obj { object: transaction_out(&sim) }).expect("serialises");

@@ -22,6 +22,12 @@ pub enum Fault {
     },
     /// A 200 whose body is cut off mid-JSON, after the operation was applied.
     MalformedJson,
+    /// The operation was applied, then this status answered in the
+    /// provider's JSON error envelope (an auth layer's 401 or a gateway's 5xx
+    /// after the fact): only a 422 proves nothing happened.
+    StatusAfterApply {
+        status: u16,
+    },
     /// A proxy's HTML error page, nothing applied.
     HtmlErrorPage {
         status: u16,
@@ -38,7 +44,14 @@ pub enum Fault {
 
 impl Fault {
     pub fn applies_operation(&self) -> bool {
-        matches!(self, Fault::Latency { .. } | Fault::MalformedJson | Fault::DropAfterApply | Fault::HangAfterApply)
+        matches!(
+            self,
+            Fault::Latency { .. }
+                | Fault::StatusAfterApply { .. }
+                | Fault::MalformedJson
+                | Fault::DropAfterApply
+                | Fault::HangAfterApply
+        )
     }
 }
 

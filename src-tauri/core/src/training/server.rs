@@ -60,6 +60,11 @@ pub(crate) async fn faulted(
             let message = status(s).canonical_reason().unwrap_or("Internal server error");
             (status(s), Json(serde_json::json!({"success": false, "error": message}))).into_response()
         }
+        Fault::StatusAfterApply { status: s } => {
+            let _ = apply();
+            let message = status(s).canonical_reason().unwrap_or("Internal server error");
+            (status(s), Json(serde_json::json!({"success": false, "error": message}))).into_response()
+        }
         Fault::RateLimited { retry_after } => (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, retry_after.to_string())],

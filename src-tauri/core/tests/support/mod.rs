@@ -36,3 +36,64 @@ pub fn options() -> TillOptions {
 }
 
 pub const ACTIVE: &str = "NLV-DTUMJQ6ILG9WNISE";
+
+/// Pieces of text that must never reach a cashier's screen: raw JSON or
+/// markup from a provider, transport internals, paths and debug dumps.
+pub const NOT_PLAIN: &[&str] = &[
+    "{",
+    "}",
+    "<",
+    ">",
+    "reqwest",
+    "hyper",
+    "serde",
+    "IncompleteMessage",
+    "Error(",
+    "Some(",
+    "kind:",
+    "line 1 column",
+    "EOF while parsing",
+    "http://",
+    "https://",
+    "127.0.0.1",
+    "panicked",
+    "backtrace",
+    ".rs:",
+    "\\u",
+];
+
+/// Longest message a cashier is shown (a sentence or three).
+pub const MAX_MESSAGE: usize = 400;
+
+/// Asserts `message` is plain words for a cashier: bounded, one line, no
+/// markup, JSON or internals. `cell` names the case in the failure.
+pub fn assert_plain(cell: &str, message: &str) {
+    assert!(!message.trim().is_empty(), "{cell}: empty message");
+    assert!(message.chars().count() <= MAX_MESSAGE, "{cell}: message of {} chars: {message}", message.len());
+    assert!(!message.chars().any(char::is_control), "{cell}: control characters in {message:?}");
+    for bad in NOT_PLAIN {
+        assert!(!message.contains(bad), "{cell}: message carries {bad:?}: {message}");
+    }
+}
+
+/// Rows in `transactions`, straight from the file.
+pub fn transaction_count(till: &Till) -> i64 {
+    rusqlite::Connection::open(till.ledger().path())
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM transactions", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Audit rows of one event kind.
+pub fn audit_count(till: &Till, event: &str) -> i64 {
+    rusqlite::Connection::open(till.ledger().path())
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM audit_log WHERE event = ?1", [event], |r| r.get(0))
+        .unwrap()
+}
+
+/// The whole audit chain verifies.
+pub fn assert_audit_intact(cell: &str, till: &Till) {
+    let v = till.ledger().verify_audit(|_| {}).unwrap();
+    assert_eq!(v.first_bad, None, "{cell}: audit chain broken");
+}

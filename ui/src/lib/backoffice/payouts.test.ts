@@ -78,10 +78,10 @@ describe('recipientFor', () => {
 });
 
 describe('polling', () => {
-  it('follows the hint within 250 ms to 60 seconds, and stops when final', () => {
+  it('never asks sooner than the hint (BitPesa limits status reads), nor faster than 250 ms', () => {
     expect(nextPoll(payout({ poll_after_ms: 2500 }))).toBe(2500);
     expect(nextPoll(payout({ poll_after_ms: 10 }))).toBe(250);
-    expect(nextPoll(payout({ poll_after_ms: 3_600_000 }))).toBe(60_000);
+    expect(nextPoll(payout({ poll_after_ms: 3_600_000 }))).toBe(3_600_000);
     expect(nextPoll(payout({ state: 'completed', poll_after_ms: null }))).toBeNull();
   });
 });

@@ -31,14 +31,18 @@ export function recipientFor(corridor: PayoutCorridor, values: Record<string, st
 }
 
 /**
- * The next poll: the backend's hint (it knows BitPesa's limits on status
- * reads), kept between 250 ms and 60 s so neither a bad hint nor a long one
- * stalls the screen; null when the payout is final.
+ * The next poll: the backend's hint, which keeps within BitPesa's limits on
+ * status reads (six in the first hour, then hourly): never sooner, whatever
+ * the hint, and never faster than every 250 ms even in training. A wait
+ * longer than a browser timer can hold is capped there; null when final.
  */
 export function nextPoll(p: Payout): number | null {
   if (p.poll_after_ms === null) return null;
-  return Math.min(60_000, Math.max(250, p.poll_after_ms));
+  return Math.min(MAX_TIMER_MS, Math.max(250, p.poll_after_ms));
 }
+
+/** setTimeout's longest wait (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export type Tone = 'ok' | 'bad' | 'wait' | 'warn';
 
