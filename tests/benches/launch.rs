@@ -236,7 +236,10 @@ async fn one_run(driver: &Driver, bin: &Path) -> Run {
     });
 
     // Sign in, as a cashier would, then let the app settle before reading memory.
-    poll(&c, "#cashier-input", start).await.send_keys("Amina Wanjiku\u{E007}").await.unwrap();
+    // A new till's first screen creates its first manager: name, PIN, PIN again.
+    poll(&c, "#cashier-input", start).await.send_keys("Amina Wanjiku").await.unwrap();
+    poll(&c, "#pin-input", start).await.send_keys("4821").await.unwrap();
+    poll(&c, "#pin-confirm", start).await.send_keys("4821\u{E007}").await.unwrap();
     poll(&c, "#voucher-code", start).await;
     tokio::time::sleep(SETTLE).await;
     let pid = app_pid(bin, till.path()).expect("the app's process");

@@ -33,14 +33,17 @@ pub(crate) fn provider(id: &str) -> CommandResult<ProviderId> {
 /// Who is signed in, checked against the staff list on every use: someone
 /// deactivated (or demoted) at another till loses access at once.
 pub(crate) async fn signed_in(state: &AppState) -> CommandResult<String> {
+    current_staff(state).await.map(|s| s.name)
+}
+
+async fn current_staff(state: &AppState) -> CommandResult<Staff> {
     let staff = state.staff().ok_or_else(|| kaunta_core::FlowError::NoCashier.to_public())?;
     match state.till.active_staff(&staff.name).await.map_err(|e| e.to_public())? {
         Some(current) => {
-            let name = current.name.clone();
             if current != staff {
-                state.set_staff(Some(current));
+                state.set_staff(Some(current.clone()));
             }
-            Ok(name)
+            Ok(current)
         }
         None => {
             state.set_staff(None);
@@ -53,11 +56,17 @@ pub(crate) async fn signed_in(state: &AppState) -> CommandResult<String> {
 /// managers may run, re-checked against the staff list. Their name is the
 /// actor in the audit rows those commands write.
 pub(crate) async fn manager(state: &AppState) -> CommandResult<Staff> {
-    signed_in(state).await?;
+    let me = current_staff(state).await?;
     let required =
         || public("manager_required", "Only a manager can do this: a manager must enter their name and PIN first");
     let approved = state.manager().ok_or_else(required)?;
-    match state.till.active_staff(&approved.name).await.map_err(|e| e.to_public())? {
+    // Usually the manager is the one signed in: their row was just read.
+    let current = if approved.name == me.name {
+        Some(me)
+    } else {
+        state.till.active_staff(&approved.name).await.map_err(|e| e.to_public())?
+    };
+    match current {
         Some(current) if current.is_manager() => Ok(current),
         _ => {
             state.set_manager(None);
