@@ -14,10 +14,13 @@ use kaunta_core::ledger::State;
 use kaunta_core::ledger::history::HistoryFilter;
 use kaunta_core::providers::ProviderId;
 use kaunta_core::redeem::giftpesa::GiftPesaInput;
+use kaunta_core::redeem::payout::{PayoutInput, WebhookDelivery};
 use kaunta_core::redeem::pesapal::CheckoutInput;
 use kaunta_core::staff::{Role, Staff};
 use kaunta_core::training::Fault;
 use kaunta_core::{FlowError, PublicError};
+use std::collections::BTreeMap;
+
 use support::{ACTIVE, MAX_MESSAGE, TestTill, assert_audit_intact, transaction_count};
 
 const MEGABYTE: usize = 1 << 20;
@@ -74,7 +77,7 @@ struct Snapshot {
 
 fn requests(t: &TestTill) -> u64 {
     let s = t.till.simulators().unwrap();
-    [&s.pesavoucher.faults, &s.telesend.faults, &s.giftpesa.faults, &s.pesapal.faults]
+    [&s.pesavoucher.faults, &s.telesend.faults, &s.giftpesa.faults, &s.pesapal.faults, &s.bitpesa.faults]
         .iter()
         .map(|b| b.received().values().sum::<u64>())
         .sum()
@@ -470,5 +473,129 @@ async fn giftpesa_certificate_import() {
         assert_eq!(requests(&t), before.requests);
     }
     assert_audit_intact("certificate", &t.till);
+    assert_no_echoed_controls();
+}
+
+/// A valid payout per corridor, each field as the manager's form sends it.
+fn payouts() -> Vec<PayoutInput> {
+    let form = |corridor: &str, fields: &[(&str, &str)]| PayoutInput {
+        corridor: corridor.into(),
+        amount: "1500".into(),
+        recipient: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        reason: "Refund of order 123".into(),
+    };
+    vec![
+        form("KES::Mobile", &[("first_name", "Amina"), ("last_name", "Wanjiru"), ("phone_number", "0712345678")]),
+        form(
+            "KES::Bank",
+            &[
+                ("name", "Acme Supplies Ltd"),
+                ("bank_code", "03"),
+                ("bank_account", "1234567890"),
+                ("street", "1 Main St"),
+            ],
+        ),
+        form(
+            "UGX::Mobile",
+            &[
+                ("first_name", "Okello"),
+                ("last_name", "Mugisha"),
+                ("phone_number", "+256772123456"),
+                ("mobile_provider", "mtn"),
+            ],
+        ),
+    ]
+}
+
+/// Every field of every payout corridor (recipient fields, amount, reason,
+/// the corridor itself, a field the corridor does not have): refused before
+/// a ledger row is written or BitPesa hears of it. Names take unicode, SQL
+/// and markup as text, so only what no name is gets tried on them.
+#[tokio::test]
+async fn bitpesa_payout_fields() {
+    let t = support::till().await;
+    let manager = Staff { name: "Njeri".into(), role: Role::Manager };
+    let mut cases: Vec<(String, String, PayoutInput)> = Vec::new();
+    for valid in payouts() {
+        let corridor = valid.corridor.clone();
+        for field in valid.recipient.keys() {
+            let free_text = matches!(field.as_str(), "first_name" | "last_name" | "name" | "street");
+            for (kind, v) in nasty() {
+                if free_text && !matches!(kind, "empty" | "blank" | "1mb" | "1mb_markup" | "nul" | "control") {
+                    continue;
+                }
+                let mut input = valid.clone();
+                input.recipient.insert(field.clone(), v.clone());
+                cases.push((format!("{corridor} {field} {kind}"), v, input));
+            }
+        }
+        for (kind, v) in bad_amounts() {
+            cases.push((format!("{corridor} amount {kind}"), v.clone(), PayoutInput { amount: v, ..valid.clone() }));
+        }
+        // BitPesa pays KES and UGX in whole units.
+        cases.push((
+            format!("{corridor} amount cents"),
+            "1500.50".into(),
+            PayoutInput { amount: "1500.50".into(), ..valid.clone() },
+        ));
+        for (kind, v) in nasty() {
+            if matches!(kind, "empty" | "blank" | "1mb" | "1mb_markup" | "nul" | "control") {
+                cases.push((
+                    format!("{corridor} reason {kind}"),
+                    v.clone(),
+                    PayoutInput { reason: v.clone(), ..valid.clone() },
+                ));
+            }
+            let mut input = valid.clone();
+            input.recipient.insert(v.clone(), "x".into());
+            cases.push((format!("{corridor} unknown field {kind}"), v.clone(), input));
+            cases.push((format!("corridor {kind}"), v.clone(), PayoutInput { corridor: v, ..valid.clone() }));
+        }
+    }
+    let sim = t.till.simulators().unwrap().bitpesa.clone();
+    let balances = |sim: &kaunta_core::training::bitpesa::BitPesaSim| {
+        [kaunta_core::money::Currency::KES, kaunta_core::money::Currency::UGX].map(|c| sim.balance(c))
+    };
+    let opening = balances(&sim);
+    for (cell, input, payout) in cases {
+        let before = snapshot(&t);
+        assert_refused(&cell, &t, &before, &input, t.till.start_payout(&manager, &payout).await.map_err(public));
+    }
+    assert_eq!(balances(&sim), opening, "no money moved");
+    // The valid forms themselves are accepted: the refusals above are the fields, not the form.
+    for valid in payouts() {
+        let view = t.till.start_payout(&manager, &valid).await.map_err(public).unwrap();
+        assert_eq!(view.state, "pending", "{}: {view:?}", valid.corridor);
+    }
+    assert_no_echoed_controls();
+}
+
+/// An imported webhook delivery with nonsense in any part is refused with a
+/// short message: it changes no transaction and asks BitPesa nothing.
+#[tokio::test]
+async fn bitpesa_webhook_import() {
+    let t = support::till().await;
+    let valid = WebhookDelivery {
+        url: "https://kaunta.example.com/webhooks/bitpesa".into(),
+        key: "training-key".into(),
+        nonce: "0d6a4b6c-3c4f-4a7e-9a38-1f0b6a9d7c11".into(),
+        signature: "00".repeat(64),
+        body: r#"{"event":"transaction.paid_out","object":{"id":"x"}}"#.into(),
+    };
+    for (kind, v) in nasty() {
+        for part in ["url", "key", "nonce", "signature", "body"] {
+            let mut d = valid.clone();
+            match part {
+                "url" => d.url = v.clone(),
+                "key" => d.key = v.clone(),
+                "nonce" => d.nonce = v.clone(),
+                "signature" => d.signature = v.clone(),
+                _ => d.body = v.clone(),
+            }
+            let cell = format!("webhook {part} {kind}");
+            let before = snapshot(&t);
+            assert_refused(&cell, &t, &before, &v, t.till.import_bitpesa_webhook("Njeri", &d).await.map_err(public));
+        }
+    }
     assert_no_echoed_controls();
 }

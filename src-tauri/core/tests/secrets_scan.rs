@@ -1,6 +1,6 @@
 //! No secret anywhere but the keyring (issue 7, DESIGN.md invariant 6):
 //! credentials saved for sandbox, then a full training-mode run (staff,
-//! every counter provider, a refund, history, an export, a shift close,
+//! every counter provider, a refund, a BitPesa payout, history, an export, a shift close,
 //! audit verification); afterwards every file in the data directory
 //! (SQLite and its -wal, config, receipts, reports, exports) and every
 //! result a command would send over IPC is scanned for the secrets.
@@ -14,6 +14,7 @@ use std::path::Path;
 use kaunta_core::ledger::history::HistoryFilter;
 use kaunta_core::providers::ProviderId;
 use kaunta_core::redeem::giftpesa::GiftPesaInput;
+use kaunta_core::redeem::payout::PayoutInput;
 use kaunta_core::redeem::pesapal::CheckoutInput;
 use serde::Serialize;
 use support::ACTIVE;
@@ -50,10 +51,13 @@ async fn no_secret_leaves_the_keyring_after_a_full_run() {
             ProviderId::Pesapal,
             serde_json::json!({"consumer_key": secret("PpKey"), "consumer_secret": secret("PpSecret")}),
         ),
+        (ProviderId::BitPesa, serde_json::json!({"api_key": secret("BpKey"), "api_secret": secret("BpSecret")})),
     ];
     let pin = "97531864";
-    let mut secrets: Vec<String> =
-        ["PvKey", "PvSecret", "TsToken", "GpKey", "PpKey", "PpSecret"].iter().map(|n| secret(n)).collect();
+    let mut secrets: Vec<String> = ["PvKey", "PvSecret", "TsToken", "GpKey", "PpKey", "PpSecret", "BpKey", "BpSecret"]
+        .iter()
+        .map(|n| secret(n))
+        .collect();
     secrets.push(pin.to_string());
 
     // What the window would receive, serialized as IPC does.
@@ -105,6 +109,23 @@ async fn no_secret_leaves_the_keyring_after_a_full_run() {
     keep(&mut ipc, &till.pesapal_status("Njeri", &started.transaction_id).await.unwrap());
     keep(&mut ipc, &till.pesapal_ipns().await.unwrap());
     keep(&mut ipc, &till.refund_voucher(&manager, "customer@example.com", "500", Some("Sorry")).await.unwrap());
+    // BitPesa signs every request with its secret: balances, a payout followed to paid.
+    keep(&mut ipc, &till.bitpesa_balances(&manager).await.unwrap());
+    let payout = PayoutInput {
+        corridor: "KES::Mobile".into(),
+        amount: "1500".into(),
+        recipient: [("first_name", "Amina"), ("last_name", "Wanjiru"), ("phone_number", "0712345678")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        reason: "Refund of order 123".into(),
+    };
+    let started = till.start_payout(&manager, &payout).await.unwrap();
+    keep(&mut ipc, &started);
+    let paid = till.follow_payout("Njeri", &started.transaction_id, std::time::Duration::from_secs(10)).await.unwrap();
+    assert_eq!(paid.state, "completed", "{paid:?}");
+    keep(&mut ipc, &paid);
+    keep(&mut ipc, &till.recent_payouts(10).await.unwrap());
 
     let filter = HistoryFilter::default();
     keep(&mut ipc, &till.history_view("Njeri", filter.clone(), None, 100).await.unwrap());
@@ -121,7 +142,7 @@ async fn no_secret_leaves_the_keyring_after_a_full_run() {
     keep(&mut ipc, &till.verify_audit_with_progress("Njeri", |_, _| {}).await.unwrap());
 
     // The keyring really holds them (so the scan below is not vacuous).
-    assert!(till.credential_status().iter().filter(|s| s.configured).count() >= 4);
+    assert!(till.credential_status().iter().filter(|s| s.configured).count() >= 5);
 
     let scanned = files(t.dir.path());
     assert!(scanned.iter().any(|p| p.extension().is_some_and(|e| e == "pdf")), "receipts were saved: {scanned:?}");
