@@ -319,7 +319,11 @@ fn mask_digits(digits: &str, keep_start: usize, keep_end: usize) -> String {
 fn parse_recipient(c: &Corridor, given: &BTreeMap<String, String>) -> Result<ParsedRecipient, FlowError> {
     let bad = |m: String| invalid("invalid_recipient", m);
     if let Some(unknown) = given.keys().find(|k| !c.fields.iter().any(|f| f.name == k.as_str())) {
-        return Err(bad(format!("{} payouts have no “{}” field", c.id, crate::text::excerpt(unknown, crate::text::SHORT))));
+        return Err(bad(format!(
+            "{} payouts have no “{}” field",
+            c.id,
+            crate::text::excerpt(unknown, crate::text::SHORT)
+        )));
     }
     let mut details = BTreeMap::new();
     let mut account_masked = String::new();
