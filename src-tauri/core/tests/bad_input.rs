@@ -599,3 +599,73 @@ async fn bitpesa_webhook_import() {
     }
     assert_no_echoed_controls();
 }
+
+/// Credentials typed into Settings: every field of every provider, and JSON
+/// of the wrong shape. Refused with a message that never quotes the value
+/// (it is a secret); the keyring keeps nothing; the refusal is audited.
+#[tokio::test]
+async fn credential_fields() {
+    let t = support::till().await;
+    let shapes: [(ProviderId, &[&str]); 5] = [
+        (ProviderId::PesaVoucher, &["api_key", "api_secret"]),
+        (ProviderId::Telesend, &["api_token"]),
+        (ProviderId::GiftPesa, &["username", "api_key"]),
+        (ProviderId::Pesapal, &["consumer_key", "consumer_secret"]),
+        (ProviderId::BitPesa, &["api_key", "api_secret"]),
+    ];
+    let configured = |t: &TestTill| t.till.credential_status().iter().filter(|s| s.configured).count();
+    assert_eq!(configured(&t), 0);
+    for (provider, fields) in shapes {
+        let valid = || -> serde_json::Map<String, serde_json::Value> {
+            fields.iter().map(|f| (f.to_string(), serde_json::Value::from(format!("ok-{f}-1234")))).collect()
+        };
+        let mut cases: Vec<(String, String, serde_json::Value)> = Vec::new();
+        for field in fields {
+            for (kind, v) in nasty() {
+                // A secret may be any printable text; these are no secret.
+                if !matches!(kind, "empty" | "blank" | "1mb" | "1mb_markup" | "nul" | "control") {
+                    continue;
+                }
+                let mut json = valid();
+                json.insert(field.to_string(), v.clone().into());
+                cases.push((format!("{provider} {field} {kind}"), v, json.into()));
+            }
+            let mut missing = valid();
+            missing.remove(*field);
+            cases.push((format!("{provider} without {field}"), String::new(), missing.into()));
+            let mut number = valid();
+            number.insert(field.to_string(), serde_json::json!(12345));
+            cases.push((format!("{provider} {field} a number"), String::new(), number.into()));
+        }
+        for (kind, json) in [
+            ("a string", serde_json::json!("<script>alert(1)</script>")),
+            ("an array", serde_json::json!([1, 2, 3])),
+            ("null", serde_json::Value::Null),
+        ] {
+            cases.push((format!("{provider} {kind}"), String::new(), json));
+        }
+        for (cell, input, json) in cases {
+            let before = snapshot(&t);
+            let answer = t.till.set_credentials(provider, json, "Njeri").await.map_err(public);
+            let e = assert_refused(&cell, &t, &before, &input, answer);
+            // The value is a secret: not even an excerpt of it comes back.
+            let quoted = input.trim().chars().take(8).collect::<String>();
+            if quoted.chars().count() >= 4 {
+                assert!(!e.message.contains(&quoted), "{cell}: the secret is quoted: {}", e.message);
+            }
+        }
+        // Read once per provider: each read is a D-Bus round trip.
+        assert_eq!(configured(&t), 0, "{provider}: something was saved");
+    }
+    let conn = rusqlite::Connection::open(t.till.ledger().path()).unwrap();
+    let (attempts, failures): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), count(*) FILTER (WHERE outcome = 'failure') FROM audit_log WHERE event = 'credentials_changed'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(attempts > 0);
+    assert_eq!(attempts, failures, "every refusal is audited as a failure");
+    assert_no_echoed_controls();
+}
