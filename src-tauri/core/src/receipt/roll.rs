@@ -21,16 +21,26 @@ impl Line {
 }
 
 /// Thermal printers and the PDF base fonts speak Latin-1 at best: keep
-/// the roll to printable ASCII so nothing turns into garbage.
+/// the roll to printable ASCII so nothing turns into garbage. Letters are
+/// transliterated (a name "Zoë Wanjirũ" prints "Zoe Wanjiru"); anything
+/// else outside ASCII (emoji, symbols, control characters) prints '?'.
 pub(crate) fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '•' => '*',
-            '—' | '–' => '-',
-            c if c.is_ascii_graphic() || c == ' ' => c,
-            _ => '?',
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '•' => out.push('*'),
+            '—' | '–' => out.push('-'),
+            c if c.is_ascii_graphic() || c == ' ' => out.push(c),
+            c if c.is_alphabetic() => match deunicode::deunicode_char(c) {
+                Some(t) if !t.trim().is_empty() && t.chars().all(|t| t.is_ascii_graphic() || t == ' ') => {
+                    out.push_str(t.trim_end())
+                }
+                _ => out.push('?'),
+            },
+            _ => out.push('?'),
+        }
+    }
+    out
 }
 
 pub(crate) fn centred(s: &str, width: usize) -> String {
@@ -122,4 +132,35 @@ pub(crate) fn pdf(title: &str, height_mm: f32, ops: Vec<Op>) -> Vec<u8> {
     doc.with_pages(vec![PdfPage::new(Mm(WIDTH_MM), Mm(height_mm), ops)]);
     let mut warnings = Vec::new();
     doc.save(&PdfSaveOptions::default(), &mut warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_accents_print_as_letters_not_question_marks() {
+        assert_eq!(printable("Zoë Wanjirũ"), "Zoe Wanjiru");
+        assert_eq!(printable("Ñandú Ólafsdóttir"), "Nandu Olafsdottir");
+        assert_eq!(printable("Straße"), "Strasse");
+    }
+
+    #[test]
+    fn what_is_not_a_letter_prints_as_a_question_mark() {
+        assert_eq!(printable("Amina 💳"), "Amina ?");
+        assert_eq!(printable("a\u{0}b\u{1b}[31mc\r\n"), "a?b?[31mc??");
+        assert_eq!(printable("KES • 1,500 — paid"), "KES * 1,500 - paid");
+    }
+
+    #[test]
+    fn the_roll_is_printable_ascii_whatever_it_is_given() {
+        for s in ["北京 ✓", "\u{202e}RTL\u{202c}", "A\u{0301}B\u{0308}", "Ελληνικά", "Кириллица", "عربي"]
+        {
+            let p = printable(s);
+            assert!(p.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{s:?} -> {p:?}");
+            for line in wrapped(&s.repeat(20)) {
+                assert!(line.len() <= COLUMNS, "{line:?}");
+            }
+        }
+    }
 }
