@@ -68,4 +68,45 @@ mod tests {
         let expected: Vec<String> = super::COMMANDS.iter().map(|c| format!("allow-{}", c.replace('_', "-"))).collect();
         assert_eq!(granted, expected, "update capabilities/main.json to match commands/names.rs");
     }
+
+    fn sorted(mut v: Vec<&str>) -> Vec<&str> {
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The identifiers in `text` that follow `prefix` (letters, digits, `_`).
+    fn names_after<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+        text.match_indices(prefix)
+            .map(|(at, _)| {
+                let rest = &text[at + prefix.len()..];
+                &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())]
+            })
+            .collect()
+    }
+
+    /// A grant the UI never uses is attack surface for nothing, and a call
+    /// the app does not register fails at the counter: the UI's one door to
+    /// the backend (`call` in ui/src/api.ts), the handlers registered in
+    /// lib.rs and the list above must name the same commands.
+    #[test]
+    fn the_ui_calls_exactly_the_granted_commands_and_the_app_registers_them() {
+        let granted = sorted(super::COMMANDS.to_vec());
+        let api = include_str!("../../../ui/src/api.ts");
+        // Every call is written `call('name'` (the test fails, naming the
+        // command, if one is written otherwise).
+        let called = sorted(names_after(api, "call('"));
+        assert_eq!(called, granted, "ui/src/api.ts must call exactly the commands in names.rs");
+        let lib = include_str!("../lib.rs");
+        let handlers = &lib[lib.find("generate_handler![").expect("lib.rs registers commands")..];
+        let handlers = &handlers[..handlers.find("])").unwrap()];
+        let registered = sorted(
+            handlers
+                .split(',')
+                .filter_map(|path| path.trim().rsplit("::").next())
+                .filter(|n| !n.is_empty() && !n.contains('['))
+                .collect(),
+        );
+        assert_eq!(registered, granted, "lib.rs must register exactly the commands in names.rs");
+    }
 }
