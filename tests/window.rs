@@ -307,6 +307,39 @@ async fn a_cashier_redeems_a_giftpesa_balance_at_the_till() {
     .await
 }
 
+/// A provider that cannot be reached is named on its tab and over its
+/// panel, with what to do; the providers that answer are shown online.
+#[tokio::test]
+async fn a_provider_that_cannot_be_reached_is_shown_before_a_sale_is_tried() {
+    deadline(async {
+        // A port nothing listens on: every connection is refused.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let till = Till::new(&format!(
+            "environment = \"training\"\n\n[receipt]\nprint = false\n\n[providers.giftpesa]\nbase_url = \"http://{dead}/api\"\n"
+        ));
+        let driver = Driver::start();
+        let c = driver.open(&till).await;
+        create_first_manager(&c, "Baraka").await;
+        wait_for(&c, "#tab-giftpesa[data-reach='down']").await;
+        for up in ["pesavoucher", "telesend", "pesapal"] {
+            wait_for(&c, &format!("#tab-{up}[data-reach='up']")).await;
+        }
+        assert!(c.find_all(Locator::Css("#provider-down")).await.unwrap().is_empty(), "PesaVoucher answers");
+
+        wait_for(&c, "#tab-giftpesa").await.click().await.unwrap();
+        let banner = text(&c, "#provider-down[data-provider='giftpesa']").await;
+        assert!(banner.starts_with("GiftPesa cannot be reached: check this till's internet connection"), "{banner}");
+        assert!(banner.contains("(since "), "{banner}");
+        screenshot(&c, "provider-down.png").await;
+
+        wait_for(&c, "#tab-telesend").await.click().await.unwrap();
+        wait_for(&c, "#telesend-panel").await;
+        assert!(c.find_all(Locator::Css("#provider-down")).await.unwrap().is_empty());
+        c.close().await.unwrap();
+    })
+    .await
+}
+
 /// A Pesapal checkout: the payment page opens in its own window that can
 /// call no command, the QR code is on the cashier screen, paying in the
 /// window ends on the success screen, and a declined card says so plainly.

@@ -33,6 +33,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
         commands::cashier::validate_voucher,
         commands::cashier::redeem_voucher,
         commands::cashier::recent_transactions,
+        commands::health::provider_health,
         commands::cashier::reprint_receipt,
         commands::settings::credentials_status,
         commands::settings::set_credentials,

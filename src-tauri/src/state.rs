@@ -2,6 +2,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kaunta_core::Till;
+use kaunta_core::health::HealthBoard;
 use kaunta_core::staff::Staff;
 
 /// A manager's approval lapses after this long unused, so a back office
@@ -13,6 +14,8 @@ pub const MANAGER_IDLE: Duration = Duration::from_secs(5 * 60);
 #[derive(Clone)]
 pub struct AppState {
     pub till: Arc<Till>,
+    /// Each provider's last probe, for the cashier screen's status.
+    pub health: Arc<HealthBoard>,
     session: Arc<Mutex<Session>>,
 }
 
@@ -24,7 +27,11 @@ struct Session {
 
 impl AppState {
     pub fn new(till: Till) -> Self {
-        AppState { till: Arc::new(till), session: Arc::new(Mutex::new(Session::default())) }
+        AppState {
+            till: Arc::new(till),
+            health: Arc::new(HealthBoard::default()),
+            session: Arc::new(Mutex::new(Session::default())),
+        }
     }
 
     fn session(&self) -> std::sync::MutexGuard<'_, Session> {

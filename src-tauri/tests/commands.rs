@@ -553,3 +553,21 @@ fn a_manager_saves_a_pdf_history_report_and_a_cashier_cannot() {
     let bad = call(&h.main, "history_export_pdf", json!({"filter": {"since": "25/11/2026"}})).unwrap_err();
     assert_eq!(bad["code"], "invalid_filter");
 }
+
+#[test]
+fn the_cashier_screen_reads_each_providers_status() {
+    let h = harness();
+    let e = call(&h.main, "provider_health", json!({"refresh": true})).unwrap_err();
+    assert_eq!(e["code"], "no_cashier");
+    sign_in(&h, "Amina");
+    let before = call(&h.main, "provider_health", json!({})).unwrap();
+    assert!(before.as_array().unwrap().iter().all(|p| p["reach"] == "unknown"), "{before}");
+    let now = call(&h.main, "provider_health", json!({"refresh": true})).unwrap();
+    let providers: Vec<&str> = now.as_array().unwrap().iter().map(|p| p["provider"].as_str().unwrap()).collect();
+    assert_eq!(providers.len(), 5, "{now}");
+    for p in now.as_array().unwrap() {
+        assert_eq!(p["reach"], "up", "{p}");
+        assert!(p["since"].is_string() && p["checked_at"].is_string(), "{p}");
+        assert_eq!(p["message"], Value::Null);
+    }
+}

@@ -9,6 +9,7 @@ import type {
   CheckoutStatus,
   ClaimResult,
   CredentialStatus,
+  ProviderHealth,
   Denomination,
   GiftPesaInput,
   GiftPesaMerchant,
@@ -79,6 +80,12 @@ function hasBackend(): boolean {
  */
 export const SESSION_EVENT = 'kaunta:session';
 
+/**
+ * Dispatched on `window` when an answer says a provider could not be
+ * reached, so the screen's per-provider status is checked again at once.
+ */
+export const PROVIDER_DOWN_EVENT = 'kaunta:provider-down';
+
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   // Without this, opening the page in a plain browser fails with an opaque
   // "cannot read properties of undefined" from deep inside @tauri-apps/api.
@@ -92,11 +99,17 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
     if (error.code === 'manager_required' || error.code === 'signed_out') {
       globalThis.dispatchEvent?.(new CustomEvent(SESSION_EVENT, { detail: error.code }));
     }
+    if (error.code === 'provider_unreachable') {
+      globalThis.dispatchEvent?.(new CustomEvent(PROVIDER_DOWN_EVENT, { detail: cmd }));
+    }
     throw error;
   }
 }
 
 export const appInfo = (): Promise<AppInfo> => call('app_info');
+
+/** Each provider's status; `refresh` probes them now (a few seconds at most). */
+export const providerHealth = (refresh = false): Promise<ProviderHealth[]> => call('provider_health', { refresh });
 
 export const signIn = (name: string, pin: string): Promise<AppInfo> => call('sign_in', { name, pin });
 

@@ -7,6 +7,20 @@ export interface ProviderInfo {
   name: string;
 }
 
+/** Whether a provider answered its last probe (`unknown`: not probed yet). */
+export type Reach = 'unknown' | 'up' | 'down';
+
+export interface ProviderHealth {
+  provider: string;
+  name: string;
+  reach: Reach;
+  /** When the current state began (UTC, RFC 3339). */
+  since: string | null;
+  checked_at: string | null;
+  /** For a provider that is down: what the cashier can do about it. */
+  message: string | null;
+}
+
 export interface AppInfo {
   environment: Environment;
   training: boolean;

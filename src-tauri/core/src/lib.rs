@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod export;
+pub mod health;
 pub mod history_report;
 pub mod ledger;
 pub mod money;

@@ -4,6 +4,7 @@
 pub mod backoffice;
 pub mod cashier;
 pub mod giftpesa;
+pub mod health;
 pub mod history;
 pub mod names;
 pub mod payouts;

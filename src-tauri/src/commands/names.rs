@@ -17,6 +17,7 @@ pub const COMMANDS: &[&str] = &[
     "validate_voucher",
     "redeem_voucher",
     "recent_transactions",
+    "provider_health",
     "reprint_receipt",
     "credentials_status",
     "set_credentials",
