@@ -308,14 +308,15 @@ async fn a_cashier_redeems_a_giftpesa_balance_at_the_till() {
 }
 
 /// A provider that cannot be reached is named on its tab and over its
-/// panel, with what to do; the providers that answer are shown online.
+/// panel, with what to do; the providers that answer are shown online;
+/// the back office's payouts say so for BitPesa.
 #[tokio::test]
 async fn a_provider_that_cannot_be_reached_is_shown_before_a_sale_is_tried() {
     deadline(async {
         // A port nothing listens on: every connection is refused.
         let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let till = Till::new(&format!(
-            "environment = \"training\"\n\n[receipt]\nprint = false\n\n[providers.giftpesa]\nbase_url = \"http://{dead}/api\"\n"
+            "environment = \"training\"\n\n[receipt]\nprint = false\n\n[providers.giftpesa]\nbase_url = \"http://{dead}/api\"\n\n[providers.bitpesa]\nbase_url = \"http://{dead}/\"\n"
         ));
         let driver = Driver::start();
         let c = driver.open(&till).await;
@@ -335,6 +336,12 @@ async fn a_provider_that_cannot_be_reached_is_shown_before_a_sale_is_tried() {
         wait_for(&c, "#tab-telesend").await.click().await.unwrap();
         wait_for(&c, "#telesend-panel").await;
         assert!(c.find_all(Locator::Css("#provider-down")).await.unwrap().is_empty());
+
+        // The back office says it too, where a manager would pay out (BitPesa).
+        open_back_office(&c, PIN).await;
+        press(&c, "\u{E00A}7").await;
+        let banner = text(&c, "#provider-down[data-provider='bitpesa']").await;
+        assert!(banner.starts_with("BitPesa cannot be reached"), "{banner}");
         c.close().await.unwrap();
     })
     .await
