@@ -611,3 +611,30 @@ async fn a_failed_bitpesa_payout_is_cancelled_from_the_cli_and_the_balance_refun
     assert_eq!(again["error"]["code"], "cannot_cancel");
     assert_eq!(till.run(&["audit", "verify"]).status.code(), Some(0));
 }
+
+/// `kaunta providers`: a monitoring script learns from the exit code whether
+/// every provider can be reached, and from the JSON which one cannot.
+#[tokio::test]
+async fn providers_reports_which_provider_cannot_be_reached() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config());
+    let (code, all) = till.run_json(&["providers", "--json"]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(all.as_array().unwrap().len(), 5);
+    assert!(all.as_array().unwrap().iter().all(|p| p["reach"] == "up"), "{all}");
+
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let config = sim
+        .training_config()
+        .replace(&format!("base_url = \"{}\"", sim.pesapal), &format!("base_url = \"http://{dead}/v3\""));
+    let till = Till::new(&config);
+    let (code, all) = till.run_json(&["providers", "--json"]);
+    assert_eq!(code, 1, "{all}");
+    let pesapal = all.as_array().unwrap().iter().find(|p| p["provider"] == "pesapal").unwrap();
+    assert_eq!(pesapal["reach"], "down");
+    assert!(pesapal["message"].as_str().unwrap().starts_with("Pesapal cannot be reached"));
+    let out = till.run(&["providers"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.starts_with("PesaVoucher") && l.ends_with("reachable")), "{text}");
+    assert!(text.contains("Pesapal      Pesapal cannot be reached"), "{text}");
+}

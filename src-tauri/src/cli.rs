@@ -231,6 +231,11 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["csv", "json"])]
         pdf: bool,
     },
+    /// Can each provider be reached from this till? Exits 1 if one cannot.
+    Providers {
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask providers about transactions whose outcome is unknown.
     Reconcile {
         #[arg(long)]
@@ -557,6 +562,7 @@ async fn run(command: Command, data_dir: PathBuf) -> u8 {
         | Command::Resolve { json, .. }
         | Command::History { json, .. }
         | Command::Reconcile { json }
+        | Command::Providers { json }
         | Command::Balances { json, .. }
         | Command::Payout { action: PayoutAction::Bitpesa { json, .. } }
         | Command::Payout { action: PayoutAction::Status { json, .. } }
@@ -836,6 +842,26 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
                 }
             }
             Ok(EXIT_OK)
+        }
+        Command::Providers { json } => {
+            use kaunta_core::health::{HealthBoard, PROBE_TIMEOUT, Reach};
+            let till = open(data_dir).await?;
+            let board = HealthBoard::default();
+            till.check_providers(&board, PROBE_TIMEOUT).await;
+            let health = board.snapshot();
+            if json {
+                print_json(&health);
+            } else {
+                for h in &health {
+                    let state = match h.reach {
+                        Reach::Up => "reachable",
+                        Reach::Down => h.message.as_deref().unwrap_or("cannot be reached"),
+                        Reach::Unknown => "not configured",
+                    };
+                    println!("{:<12} {state}", h.name);
+                }
+            }
+            Ok(if health.iter().any(|h| h.reach == Reach::Down) { EXIT_DECLINED } else { EXIT_OK })
         }
         Command::Reconcile { json } => {
             let till = open(data_dir).await?;
