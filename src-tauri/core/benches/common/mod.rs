@@ -114,6 +114,20 @@ pub fn count(var: &str, default: usize) -> usize {
     std::env::var(var).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
 }
 
+/// CPU time this process has used so far, every thread, user and system
+/// (Linux `/proc/self/stat`, in clock ticks of 10 ms): what a measurement
+/// cost whatever else the machine was running.
+pub fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) end with ')'.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the name (state is field 3).
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = field(11) + field(12);
+    Duration::from_millis(ticks * 10)
+}
+
 /// A scratch directory on the disk the app's data directory lives on
 /// (`KAUNTA_BENCH_TMP`, else the workspace's target/), never tmpfs: an
 /// fsync that costs nothing would flatter every commit.

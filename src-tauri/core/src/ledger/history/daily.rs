@@ -7,14 +7,17 @@
 //! to what [`Ledger::history_totals`] says for the same filter.
 //!
 //! The daily totals the triggers keep are per UTC day. A local day is read as
-//! the whole UTC days nearest to it plus or minus the rows between each of its
-//! bounds and the UTC midnight nearest that bound (at most twelve hours, three
-//! in East Africa), so a year's chart reads about one eighth of a year's rows
-//! instead of all of them. A filter by cashier, till or search counts each
-//! day's transactions instead (those are not kept by day), one index range
-//! per day.
+//! the whole UTC days nearest to it plus or minus what lies between each of
+//! its bounds and the UTC midnight nearest that bound (at most twelve hours,
+//! three in East Africa): the whole UTC hours of that stretch from the
+//! hourly totals (one statement for every edge of the chart), and only what
+//! is left of an hour (a bound inside one: a shift, a zone half an hour off)
+//! from the transactions. One cashier's chart reads that cashier's daily
+//! totals, and the transactions at the edges (hours are not kept per
+//! cashier). A filter by till or search counts each day's transactions
+//! instead, one index range per day.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
@@ -117,6 +120,31 @@ fn rows_between(
     Ok(groups)
 }
 
+/// Adds an edge of bound `i` (of `n` buckets): `sign` times to the bucket
+/// starting there, minus `sign` times to the one ending there.
+fn add_edge(into: &mut DayGroups, edge: &Groups, i: usize, n: usize, sign: i64) -> Result<(), LedgerError> {
+    if i < n {
+        add_to_day(into, edge, i, sign)?;
+    }
+    if i > 0 {
+        add_to_day(into, edge, i - 1, -sign)?;
+    }
+    Ok(())
+}
+
+/// The whole UTC hour at or before `t`.
+fn hour_before_or_at(t: DateTime<Utc>) -> DateTime<Utc> {
+    t - chrono::Duration::nanoseconds(
+        t.timestamp().rem_euclid(3_600) * 1_000_000_000 + i64::from(t.timestamp_subsec_nanos()),
+    )
+}
+
+/// The whole UTC hour at or after `t`.
+fn hour_at_or_after(t: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = hour_before_or_at(t);
+    if floor == t { t } else { floor + chrono::Duration::hours(1) }
+}
+
 /// Adds `sign` times `groups` to bucket `day`.
 fn add_to_day(into: &mut DayGroups, groups: &Groups, day: usize, sign: i64) -> Result<(), LedgerError> {
     for ((training, currency, provider, operation, state), (count, sum)) in groups {
@@ -198,9 +226,9 @@ impl Ledger {
             let w = Where::days(filter, Some(anchors[0]), Some(anchors[n]));
             let sql = format!(
                 "SELECT day, training, currency, provider, operation, state, SUM(n), SUM(total)
-                 FROM transaction_day_totals{}
+                 FROM {}{}
                  GROUP BY day, training, currency, provider, operation, state",
-                w.sql
+                w.source, w.sql
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(rusqlite::params_from_iter(w.values.iter()))?;
@@ -215,17 +243,52 @@ impl Ledger {
             }
             drop(rows);
             drop(stmt);
+            // Whole UTC hours of each edge from the hourly totals (not kept
+            // per cashier: a cashier's edges are read from the transactions).
+            let mut hours: HashMap<String, Vec<(usize, i64)>> = HashMap::new();
             for (i, (b, m)) in buckets.bounds.iter().zip(&anchors).enumerate() {
                 if m == b {
                     continue;
                 }
                 let (lo, hi, sign) = if m > b { (*b, *m, 1) } else { (*m, *b, -1) };
-                let edge = rows_between(&conn, filter, lo, hi)?;
-                if i < n {
-                    add_to_day(&mut groups, &edge, i, sign)?;
+                let (first_hour, end_hour) = (hour_at_or_after(lo), hour_before_or_at(hi));
+                let rows_only = filter.cashier.is_some() || first_hour >= end_hour;
+                let mut parts = vec![];
+                if rows_only {
+                    parts.push((lo, hi));
+                } else {
+                    parts.extend([(lo, first_hour), (end_hour, hi)]);
+                    let mut h = first_hour;
+                    while h < end_hour {
+                        hours.entry(h.format("%Y-%m-%dT%H").to_string()).or_default().push((i, sign));
+                        h += chrono::Duration::hours(1);
+                    }
                 }
-                if i > 0 {
-                    add_to_day(&mut groups, &edge, i - 1, -sign)?;
+                for (lo, hi) in parts {
+                    let edge = rows_between(&conn, filter, lo, hi)?;
+                    add_edge(&mut groups, &edge, i, n, sign)?;
+                }
+            }
+            if !hours.is_empty() {
+                let mut w = Where::kept_by_day(filter);
+                let list: Vec<&String> = hours.keys().collect();
+                w.push(
+                    "hour IN (SELECT value FROM json_each(?))",
+                    [serde_json::to_string(&list).expect("JSON of strings").into()],
+                );
+                let sql = format!(
+                    "SELECT hour, training, currency, provider, operation, state, n, total FROM transaction_hour_totals{}",
+                    w.sql
+                );
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(w.values.iter()))?;
+                while let Some(r) = rows.next()? {
+                    let hour: String = r.get(0)?;
+                    let group: Groups =
+                        [((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?), (r.get(6)?, r.get(7)?))].into();
+                    for (i, sign) in hours.get(&hour).into_iter().flatten() {
+                        add_edge(&mut groups, &group, *i, n, *sign)?;
+                    }
                 }
             }
         }
