@@ -9,6 +9,7 @@ mod state;
 use std::path::Path;
 use std::process::ExitCode;
 
+use kaunta_core::redeem::reconcile::{self, Reconciler};
 use kaunta_core::{Till, TillOptions};
 pub use state::AppState;
 use tauri::{Manager, Runtime};
@@ -85,12 +86,16 @@ pub fn run_window(data_dir: &Path) -> ExitCode {
     let state = AppState::new(till);
     let result = setup(tauri::Builder::default(), state)
         .setup(|app| {
-            // Settle what a crash left behind without delaying the first paint.
+            // Settle what a crash left behind without delaying the first paint,
+            // then keep settling what this process leaves open while it runs
+            // (an order paid after the cashier stopped waiting, an outcome the
+            // disk refused), rather than waiting for the next start.
             let state = app.state::<AppState>().inner().clone();
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = state.till.recover("system").await {
                     eprintln!("kaunta: recovery after start-up failed: {e}");
                 }
+                Reconciler::new().run(state.till.clone(), reconcile::EVERY).await;
             });
             Ok(())
         })

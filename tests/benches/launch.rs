@@ -15,93 +15,21 @@
 //! the app and every process below it (WebKitWebProcess,
 //! WebKitNetworkProcess) is read from /proc/<pid>/smaps_rollup.
 
+mod common;
 #[path = "../support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
-use serde_json::json;
-use support::{Till, free_port, kaunta_bin, wait_for_port};
+use common::{Driver, UI_WAIT, app_pid, tree_pss};
+use fantoccini::{Client, Locator};
+use support::{Till, kaunta_bin};
 
 const PAINT_BUDGET: Duration = Duration::from_millis(1500);
 const PSS_BUDGET_MB: f64 = 300.0;
 const SETTLE: Duration = Duration::from_secs(3);
-const UI_WAIT: Duration = Duration::from_secs(60);
-
-/// A process seen in /proc.
-struct Proc {
-    pid: u32,
-    ppid: u32,
-    comm: String,
-}
-
-fn processes() -> Vec<Proc> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // "pid (comm) state ppid ...": the name may hold spaces and parentheses.
-        let Some(close) = stat.rfind(')') else { continue };
-        let ppid = stat[close + 2..].split(' ').nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-        let comm = stat[stat.find('(').unwrap_or(0) + 1..close].to_string();
-        out.push(Proc { pid, ppid, comm });
-    }
-    out
-}
-
-fn children_of(pid: u32) -> Vec<u32> {
-    processes().into_iter().filter(|p| p.ppid == pid).map(|p| p.pid).collect()
-}
-
-/// The app started for this data directory: our binary, with the directory on its command line.
-fn app_pid(bin: &Path, data_dir: &Path) -> Option<u32> {
-    let bin = bin.canonicalize().ok()?;
-    processes().into_iter().map(|p| p.pid).find(|pid| {
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        exe.as_deref() == Some(bin.as_path())
-            && String::from_utf8_lossy(&cmdline).contains(&*data_dir.to_string_lossy())
-    })
-}
-
-/// PSS in MB from /proc/<pid>/smaps_rollup.
-fn pss_mb(pid: u32) -> f64 {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    let kb: f64 = rollup
-        .lines()
-        .find(|l| l.starts_with("Pss:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
-}
-
-/// A process's program name: its executable's file name (`comm` is cut at 15 characters).
-fn program(pid: u32, all: &[Proc]) -> String {
-    std::fs::read_link(format!("/proc/{pid}/exe"))
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .or_else(|| all.iter().find(|p| p.pid == pid).map(|p| p.comm.clone()))
-        .unwrap_or_else(|| "?".into())
-}
-
-/// The app and every process below it, by name, with their PSS.
-fn tree_pss(root: u32) -> Vec<(String, u32, f64)> {
-    let all = processes();
-    let mut out = Vec::new();
-    let mut todo = vec![root];
-    while let Some(pid) = todo.pop() {
-        let name = program(pid, &all);
-        out.push((name, pid, pss_mb(pid)));
-        todo.extend(all.iter().filter(|p| p.ppid == pid).map(|p| p.pid));
-    }
-    out
-}
 
 /// The largest mappings of a process by PSS, in MB, from /proc/<pid>/smaps:
 /// files by name, anonymous memory as one line.
@@ -129,53 +57,6 @@ fn top_mappings(pid: u32, n: usize) -> Vec<(String, f64)> {
     v.sort_by(|a, b| b.1.total_cmp(&a.1));
     v.truncate(n);
     v
-}
-
-fn kill(pid: u32) {
-    let _ = Command::new("kill").arg(pid.to_string()).status();
-}
-
-/// tauri-driver and the WebKitWebDriver it starts, ended by their ids.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    /// `env` reaches the app: WebKitWebDriver starts it with its own environment.
-    fn start(env: &[(&str, &str)]) -> Driver {
-        let (port, native) = (free_port(), free_port());
-        let child = Command::new("tauri-driver")
-            .envs(env.iter().copied())
-            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tauri-driver is installed by scripts/setup --with-test-tools");
-        wait_for_port(port, Duration::from_secs(20));
-        wait_for_port(native, Duration::from_secs(20));
-        Driver { child, port }
-    }
-
-    async fn open(&self, till: &Till) -> Client {
-        let mut caps = serde_json::Map::new();
-        caps.insert("tauri:options".into(), json!({"application": kaunta_bin(), "args": ["--data-dir", till.path()]}));
-        let url = format!("http://127.0.0.1:{}", self.port);
-        let mut builder = ClientBuilder::new(HttpConnector::new());
-        let connect = builder.capabilities(caps).connect(&url);
-        tokio::time::timeout(UI_WAIT, connect).await.expect("a WebDriver session within a minute").unwrap()
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let webdrivers = children_of(self.child.id());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for pid in webdrivers {
-            kill(pid);
-        }
-    }
 }
 
 /// Polls for an element as fast as WebDriver answers (no implicit wait).
@@ -428,11 +309,16 @@ async fn main() {
                 .to_string()
         } else {
             format!(
-                "{} brings the sum under 300 MB with first paint still within budget. Both settings take \
-                 accelerated compositing's GL path out of the web process (this machine has no GPU, so that \
-                 path is Mesa's software renderer); a screen with no 3D transforms or heavy animation loses \
-                 nothing visible. The app can set one for itself before GTK starts (at the top of `main`, \
-                 before the Tauri builder, and only when the variable is not already set), for Linux only",
+                "{} brings the sum under 300 MB with first paint still within budget, but it is not applied. \
+                 Both take accelerated compositing's GL path (on this GPU-less machine, Mesa's software \
+                 renderer) out of the web process, and the page is then painted on the CPU: the app was tried \
+                 with the same effect set per window (WebKitSettings `hardware-acceleration-policy` NEVER, \
+                 178 MB where unchanged was 264 MB in one paired measurement) and the 8 window tests took \
+                 168 s instead of 20 s, a scan-to-next-customer cycle 120 ms instead of 46 ms, with the web \
+                 process near a full core during a soak. A till's screen that slow is worse than memory over \
+                 budget. On a till with a GPU the GL path is the GPU driver's, not LLVM's. Next to measure: \
+                 WebKitGTK's memory-pressure settings, which need the web context the app does not create \
+                 (wry does)",
                 fits.join(" or ")
             )
         };
@@ -443,8 +329,8 @@ async fn main() {
              most of this is WebKitGTK's floor on this machine, not Kaunta's page. Where the web process's \
              memory is:\n\n{mappings}\n\
              What-ifs, 2 launches each, the app started with one WebKit environment setting:\n\n{lines}\n\
-             **What would fix it:** {fix}. The 12-hour-shift budget (growth under 10 %) is a separate soak \
-             measurement.\n\n"
+             **What would fix it:** {fix}. The 12-hour-shift budget (growth under 10 %) is the soak's \
+             (below).\n\n"
         ));
     }
     let dir = out_dir();

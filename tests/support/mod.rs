@@ -237,6 +237,18 @@ impl Simulator {
         self.http.get(format!("{}/bitpesa/state", self.control)).send().await.unwrap().json().await.unwrap()
     }
 
+    /// GET on the simulator's control API (`path` after `/__sim`).
+    pub async fn control_json(&self, path: &str) -> serde_json::Value {
+        let r = self.http.get(format!("{}{path}", self.control)).send().await.unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// Requests one provider's `endpoint` has received.
+    pub async fn received(&self, provider: &str, endpoint: &str) -> u64 {
+        self.control_json(&format!("/received?provider={provider}")).await[endpoint].as_u64().unwrap_or(0)
+    }
+
     pub async fn redemptions(&self, code: &str) -> u64 {
         let v: serde_json::Value = self
             .http

@@ -3,8 +3,11 @@
 //! without a window.
 
 pub mod config;
+pub mod crash;
 pub mod error;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod history_report;
 pub mod ledger;

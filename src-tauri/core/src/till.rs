@@ -39,10 +39,10 @@ pub struct Till {
     secrets: SecretStore,
     simulators: Option<Simulators>,
     clients: Mutex<Clients>,
-    /// How long a counter provider's request may take before its answer
-    /// counts as lost (`unknown`): `http::REQUEST_TIMEOUT` unless a test
-    /// shortens it to prove a silent provider quickly.
-    request_timeout: Mutex<Duration>,
+    /// How long a provider's request may take before its answer counts as
+    /// lost (`unknown`): None keeps each client's own (`http::REQUEST_TIMEOUT`,
+    /// BitPesa's longer one); a test shortens it to prove a silent provider quickly.
+    request_timeout: Mutex<Option<Duration>>,
 }
 
 /// Where an imported GiftPesa certificate is kept, inside the data directory.
@@ -178,7 +178,7 @@ impl Till {
             secrets: SecretStore::new(options.keyring_service),
             simulators,
             clients: Mutex::new(Clients::default()),
-            request_timeout: Mutex::new(crate::providers::http::REQUEST_TIMEOUT),
+            request_timeout: Mutex::new(None),
         })
     }
 
@@ -198,6 +198,11 @@ impl Till {
         self.lease.id()
     }
 
+    /// This process's lease: which rows are its own and which it is working on.
+    pub(crate) fn lease(&self) -> &Lease {
+        &self.lease
+    }
+
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
     }
@@ -211,13 +216,14 @@ impl Till {
         self.simulators.as_ref()
     }
 
-    /// Shortens (or lengthens) how long PesaVoucher, Telesend, GiftPesa and
-    /// Pesapal requests may take; clients are rebuilt on next use. Fault
+    /// Shortens (or lengthens) how long every provider's requests may take
+    /// (BitPesa's too); clients are rebuilt on next use. Fault
     /// tests use it so a provider that never answers costs seconds, not the
     /// production timeout.
     pub fn set_request_timeout(&self, timeout: Duration) {
-        *self.request_timeout.lock().unwrap() = timeout;
+        *self.request_timeout.lock().unwrap() = Some(timeout);
         let mut clients = self.clients.lock().unwrap();
+        clients.bitpesa = None;
         clients.pesavoucher = None;
         clients.telesend = None;
         clients.giftpesa = None;
@@ -225,7 +231,7 @@ impl Till {
     }
 
     fn request_timeout(&self) -> Duration {
-        *self.request_timeout.lock().unwrap()
+        self.request_timeout.lock().unwrap().unwrap_or(crate::providers::http::REQUEST_TIMEOUT)
     }
 
     /// Runs blocking work (SQLite, argon2, PDF layout) off the async workers.
@@ -264,7 +270,8 @@ impl Till {
     }
 
     /// Stored credentials for the current environment, or the simulator's in training.
-    fn credentials<C: ProviderCredentials>(
+    /// The keyring read is a blocking D-Bus call: it runs off the async workers.
+    async fn credentials<C: ProviderCredentials + Send + 'static>(
         &self,
         provider: ProviderId,
         training: impl FnOnce() -> C,
@@ -273,19 +280,29 @@ impl Till {
         if env == Environment::Training {
             return Ok(training());
         }
-        self.secrets.get::<C>(provider, env)?.ok_or(FlowError::MissingCredentials { provider, environment: env })
+        let secrets = self.secrets.clone();
+        Till::blocking(move || secrets.get::<C>(provider, env))
+            .await?
+            .ok_or(FlowError::MissingCredentials { provider, environment: env })
     }
 
     /// The PesaVoucher client, built on first use and after credentials change.
-    pub fn pesavoucher(&self) -> Result<Arc<pesavoucher::Client>, FlowError> {
+    pub async fn pesavoucher(&self) -> Result<Arc<pesavoucher::Client>, FlowError> {
+        let cached = self.clients.lock().unwrap().pesavoucher.clone();
+        if let Some(client) = cached {
+            return Ok(client);
+        }
+        let credentials = self
+            .credentials(ProviderId::PesaVoucher, || pesavoucher::Credentials {
+                api_key: training::TRAINING_API_KEY.into(),
+                api_secret: training::TRAINING_API_SECRET.into(),
+            })
+            .await?;
         let mut clients = self.clients.lock().unwrap();
         if let Some(client) = &clients.pesavoucher {
+            // Another first use built it meanwhile.
             return Ok(client.clone());
         }
-        let credentials = self.credentials(ProviderId::PesaVoucher, || pesavoucher::Credentials {
-            api_key: training::TRAINING_API_KEY.into(),
-            api_secret: training::TRAINING_API_SECRET.into(),
-        })?;
         let client = Arc::new(pesavoucher::Client::with_timeout(
             self.base_url(ProviderId::PesaVoucher)?,
             credentials,
@@ -296,14 +313,21 @@ impl Till {
     }
 
     /// The Telesend client, built on first use and after credentials change.
-    pub fn telesend(&self) -> Result<Arc<telesend::Client>, FlowError> {
+    pub async fn telesend(&self) -> Result<Arc<telesend::Client>, FlowError> {
+        let cached = self.clients.lock().unwrap().telesend.clone();
+        if let Some(client) = cached {
+            return Ok(client);
+        }
+        let credentials = self
+            .credentials(ProviderId::Telesend, || telesend::Credentials {
+                api_token: training::TRAINING_API_TOKEN.into(),
+            })
+            .await?;
         let mut clients = self.clients.lock().unwrap();
         if let Some(client) = &clients.telesend {
+            // Another first use built it meanwhile.
             return Ok(client.clone());
         }
-        let credentials = self.credentials(ProviderId::Telesend, || telesend::Credentials {
-            api_token: training::TRAINING_API_TOKEN.into(),
-        })?;
         let client = Arc::new(telesend::Client::with_timeout(
             self.base_url(ProviderId::Telesend)?,
             credentials,
@@ -314,15 +338,22 @@ impl Till {
     }
 
     /// The Pesapal client; it keeps its own token until shortly before expiry.
-    pub fn pesapal(&self) -> Result<Arc<pesapal::Client>, FlowError> {
+    pub async fn pesapal(&self) -> Result<Arc<pesapal::Client>, FlowError> {
+        let cached = self.clients.lock().unwrap().pesapal.clone();
+        if let Some(client) = cached {
+            return Ok(client);
+        }
+        let credentials = self
+            .credentials(ProviderId::Pesapal, || pesapal::Credentials {
+                consumer_key: training::TRAINING_PESAPAL_CONSUMER_KEY.into(),
+                consumer_secret: training::TRAINING_PESAPAL_CONSUMER_SECRET.into(),
+            })
+            .await?;
         let mut clients = self.clients.lock().unwrap();
         if let Some(client) = &clients.pesapal {
+            // Another first use built it meanwhile.
             return Ok(client.clone());
         }
-        let credentials = self.credentials(ProviderId::Pesapal, || pesapal::Credentials {
-            consumer_key: training::TRAINING_PESAPAL_CONSUMER_KEY.into(),
-            consumer_secret: training::TRAINING_PESAPAL_CONSUMER_SECRET.into(),
-        })?;
         let client = Arc::new(pesapal::Client::with_timeout(
             self.base_url(ProviderId::Pesapal)?,
             credentials,
@@ -334,31 +365,46 @@ impl Till {
 
     /// The BitPesa client: signed requests with the key and secret from the
     /// keyring (the simulator's in training).
-    pub fn bitpesa(&self) -> Result<Arc<bitpesa::Client>, FlowError> {
+    pub async fn bitpesa(&self) -> Result<Arc<bitpesa::Client>, FlowError> {
+        let cached = self.clients.lock().unwrap().bitpesa.clone();
+        if let Some(client) = cached {
+            return Ok(client);
+        }
+        let credentials = self
+            .credentials(ProviderId::BitPesa, || bitpesa::Credentials {
+                api_key: training::TRAINING_BITPESA_API_KEY.into(),
+                api_secret: training::TRAINING_BITPESA_API_SECRET.into(),
+            })
+            .await?;
         let mut clients = self.clients.lock().unwrap();
         if let Some(client) = &clients.bitpesa {
+            // Another first use built it meanwhile.
             return Ok(client.clone());
         }
-        let credentials = self.credentials(ProviderId::BitPesa, || bitpesa::Credentials {
-            api_key: training::TRAINING_BITPESA_API_KEY.into(),
-            api_secret: training::TRAINING_BITPESA_API_SECRET.into(),
-        })?;
-        let client = Arc::new(bitpesa::Client::new(self.base_url(ProviderId::BitPesa)?, credentials));
+        let timeout = self.request_timeout.lock().unwrap().unwrap_or(bitpesa::REQUEST_TIMEOUT);
+        let client = Arc::new(bitpesa::Client::with_timeout(self.base_url(ProviderId::BitPesa)?, credentials, timeout));
         clients.bitpesa = Some(client.clone());
         Ok(client)
     }
 
     /// The GiftPesa client: credentials from the keyring, the public key from
     /// the imported `key.crt` (the simulator's own in training).
-    pub fn giftpesa(&self) -> Result<Arc<giftpesa::Client>, FlowError> {
+    pub async fn giftpesa(&self) -> Result<Arc<giftpesa::Client>, FlowError> {
+        let cached = self.clients.lock().unwrap().giftpesa.clone();
+        if let Some(client) = cached {
+            return Ok(client);
+        }
+        let credentials = self
+            .credentials(ProviderId::GiftPesa, || giftpesa::Credentials {
+                username: training::TRAINING_GIFTPESA_USERNAME.into(),
+                api_key: training::TRAINING_GIFTPESA_API_KEY.into(),
+            })
+            .await?;
         let mut clients = self.clients.lock().unwrap();
         if let Some(client) = &clients.giftpesa {
+            // Another first use built it meanwhile.
             return Ok(client.clone());
         }
-        let credentials = self.credentials(ProviderId::GiftPesa, || giftpesa::Credentials {
-            username: training::TRAINING_GIFTPESA_USERNAME.into(),
-            api_key: training::TRAINING_GIFTPESA_API_KEY.into(),
-        })?;
         let certificate = if self.is_training() && self.giftpesa_certificate_path().is_none() {
             training::giftpesa::TRAINING_CERTIFICATE.as_bytes().to_vec()
         } else {
@@ -473,11 +519,11 @@ impl Till {
     ) -> Result<Environment, FlowError> {
         let env = self.credentials_environment();
         let outcome = match provider {
-            ProviderId::PesaVoucher => self.store::<pesavoucher::Credentials>(provider, env, json),
-            ProviderId::Telesend => self.store::<telesend::Credentials>(provider, env, json),
-            ProviderId::GiftPesa => self.store::<crate::providers::giftpesa::Credentials>(provider, env, json),
-            ProviderId::Pesapal => self.store::<crate::providers::pesapal::Credentials>(provider, env, json),
-            ProviderId::BitPesa => self.store::<bitpesa::Credentials>(provider, env, json),
+            ProviderId::PesaVoucher => self.store::<pesavoucher::Credentials>(provider, env, json).await,
+            ProviderId::Telesend => self.store::<telesend::Credentials>(provider, env, json).await,
+            ProviderId::GiftPesa => self.store::<crate::providers::giftpesa::Credentials>(provider, env, json).await,
+            ProviderId::Pesapal => self.store::<crate::providers::pesapal::Credentials>(provider, env, json).await,
+            ProviderId::BitPesa => self.store::<bitpesa::Credentials>(provider, env, json).await,
         };
         let entry = AuditEntry {
             provider: Some(provider.as_str().into()),
@@ -497,7 +543,8 @@ impl Till {
         Ok(env)
     }
 
-    fn store<C: ProviderCredentials>(
+    /// The keyring write is a blocking D-Bus call: it runs off the async workers.
+    async fn store<C: ProviderCredentials + Send + 'static>(
         &self,
         provider: ProviderId,
         env: Environment,
@@ -506,7 +553,8 @@ impl Till {
         let credentials: C = serde_json::from_value(json)
             .map_err(|_| SecretError::Invalid(format!("{} needs {}", provider.display_name(), C::SHAPE)))?;
         credentials.check()?;
-        self.secrets.set(provider, env, &credentials)
+        let secrets = self.secrets.clone();
+        Till::blocking(move || secrets.set(provider, env, &credentials)).await
     }
 
     pub async fn recent(&self, limit: u32) -> Result<Vec<TransactionView>, FlowError> {

@@ -163,6 +163,7 @@ impl Ledger {
             )
             .map_err(|e| if is_unique_violation(&e) { LedgerError::InFlight } else { e.into() })?;
             audit::append(tx, &self.till_id, audit)?;
+            crate::crash::point("intent_uncommitted");
             Ok(())
         })
     }
@@ -201,7 +202,35 @@ impl Ledger {
                 ],
             )?;
             audit::append(tx, &self.till_id, audit)?;
+            crate::crash::point("outcome_uncommitted");
             Ok(tx.query_row(&format!("{SELECT} WHERE id = ?1"), [id], read)?)
+        })
+    }
+
+    /// Changes a final state when the provider itself changed its answer
+    /// (Pesapal: FAILED then COMPLETED, COMPLETED then REVERSED). Applies
+    /// only while the row is still `from`, so two settlers cannot both
+    /// apply it; `None` when someone else moved the row first.
+    pub fn amend(
+        &self,
+        id: &str,
+        from: State,
+        to: State,
+        finish: &Finish,
+        audit: &AuditEntry,
+    ) -> Result<Option<TransactionRow>, LedgerError> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE transactions SET state = ?3, updated_at = ?4,
+                    provider_reference = COALESCE(?5, provider_reference), outcome_message = ?6
+                 WHERE id = ?1 AND state = ?2",
+                params![id, from.as_str(), to.as_str(), now_text(), finish.provider_reference, finish.message],
+            )?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            audit::append(tx, &self.till_id, audit)?;
+            Ok(Some(tx.query_row(&format!("{SELECT} WHERE id = ?1"), [id], read)?))
         })
     }
 
@@ -239,14 +268,15 @@ impl Ledger {
     }
 
     /// A redemption of this code that forbids another: completed, or still
-    /// in flight (pending or unknown). In-flight rows come first.
+    /// in flight (pending or unknown). In-flight rows come first, then the
+    /// newest completed one.
     pub fn blocking_redemption(&self, provider: &str, code: &str) -> Result<Option<TransactionRow>, LedgerError> {
         Ok(self
             .conn()
             .query_row(
                 &format!(
                     "{SELECT} WHERE provider = ?1 AND voucher_code = ?2 AND operation = 'redeem'
-                     AND state IN ('pending', 'unknown', 'completed') ORDER BY state = 'completed' LIMIT 1"
+                     AND state IN ('pending', 'unknown', 'completed') ORDER BY state = 'completed', updated_at DESC LIMIT 1"
                 ),
                 params![provider, code],
                 read,

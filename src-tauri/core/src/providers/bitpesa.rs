@@ -87,7 +87,8 @@ fn summary(errors: &[FieldError], meta: &Option<String>) -> String {
     if let Some(m) = meta.as_ref().filter(|m| !parts.contains(m)) {
         parts.push(m.clone());
     }
-    if parts.is_empty() { "no reason given".into() } else { parts.join("; ") }
+    // However many errors came back, the manager reads a few lines.
+    if parts.is_empty() { "no reason given".into() } else { crate::text::excerpt(&parts.join("; "), 240) }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +104,10 @@ pub enum BitPesaError {
     #[error("BitPesa has no such {what}")]
     NotFound { what: &'static str },
     /// Another 4xx: a refusal, but not the one that proves nothing happened.
+    /// `message` is BitPesa's `meta` text or plain words for the status; the
+    /// body itself stays in `excerpt`, for the audit log.
     #[error("BitPesa refused the request (HTTP {status}): {message}")]
-    Refused { status: u16, message: String },
+    Refused { status: u16, message: String, excerpt: String },
     #[error("BitPesa cannot be reached ({0}). Nothing was sent; try again when it is back.")]
     Unreachable(String),
     #[error("BitPesa did not answer ({0}).")]
@@ -163,6 +166,7 @@ impl BitPesaError {
         match self {
             BitPesaError::Server { excerpt, .. } => Some(excerpt),
             BitPesaError::Malformed { detail, .. } => Some(detail),
+            BitPesaError::Refused { excerpt, .. } => Some(excerpt),
             _ => None,
         }
     }
@@ -601,7 +605,11 @@ fn field_errors(errors: &Value) -> Vec<FieldError> {
                 _ => String::new(),
             };
             if !message.is_empty() {
-                out.push(FieldError { field: field.clone(), message });
+                // BitPesa's words are quoted to a manager: one short line each.
+                out.push(FieldError {
+                    field: http::excerpt(field.as_bytes()),
+                    message: http::excerpt(message.as_bytes()),
+                });
             }
         }
     }
@@ -614,7 +622,7 @@ fn meta_message(body: &Value) -> Option<String> {
     meta.get("error")
         .and_then(Value::as_str)
         .or_else(|| meta.as_object()?.values().find_map(Value::as_str))
-        .map(str::to_string)
+        .map(|s| http::excerpt(s.as_bytes()))
 }
 
 /// Turns a status and body into the typed result or error. Kept apart from
@@ -640,7 +648,15 @@ fn interpret<T: serde::de::DeserializeOwned>(status: u16, body: &[u8], what: &'s
         }
         401 => Err(BitPesaError::Unauthorized { message: meta.unwrap_or_else(|| "HTTP 401".into()) }),
         404 => Err(BitPesaError::NotFound { what }),
-        _ => Err(BitPesaError::Refused { status, message: meta.unwrap_or_else(|| http::excerpt(body)) }),
+        _ => Err(BitPesaError::Refused {
+            status,
+            message: meta.unwrap_or_else(|| match status {
+                // No Retry-After is read: nothing is retried by itself, the manager tries again later.
+                429 => "too many requests; wait a minute before trying again".into(),
+                _ => "no reason given".into(),
+            }),
+            excerpt: http::excerpt(body),
+        }),
     }
 }
 
@@ -791,6 +807,101 @@ impl Client {
     }
 }
 
+/// The code the client runs on each endpoint's answer, and on a webhook,
+/// for the fuzz targets.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+    use crate::fuzzing::Seen;
+
+    /// The till's key in the webhook target, and the URL BitPesa calls.
+    pub const KEY: &str = "fuzz-key";
+    pub const SECRET: &str = "fuzz-secret";
+    pub const NONCE: &str = "0b4a1d3e-5f1c-4e4a-9a55-6c1f0f0f0f0f";
+    pub const WEBHOOK_URL: &str = "https://till.example/bitpesa/webhook";
+
+    /// What the payout flow reads from a transaction: amounts, funding.
+    fn transaction(t: &Transaction, seen: &mut Seen) {
+        let funded = t.is_funded();
+        match t.funding() {
+            Some(true) => assert!(funded, "funding() says funded, is_funded() does not: {t:?}"),
+            Some(false) => assert!(
+                !funded && t.paid_amount.as_ref().is_some_and(WireDecimal::is_zero),
+                "funding() says unfunded without a zero paid_amount: {t:?}"
+            ),
+            None => assert!(!funded),
+        }
+        t.state();
+        seen.amounts.extend(t.input().ok().flatten());
+        for r in &t.recipients {
+            seen.amounts.extend(r.output().ok().flatten());
+        }
+    }
+
+    fn result<T>(r: Result<T, BitPesaError>, read: impl FnOnce(T, &mut Seen)) -> Seen {
+        match r {
+            Ok(v) => {
+                let mut seen = Seen::default();
+                read(v, &mut seen);
+                seen
+            }
+            Err(e) => Seen::error(e),
+        }
+    }
+
+    pub fn response(endpoint: u8, status: u16, body: &[u8]) -> Seen {
+        match endpoint % 8 {
+            0 => result(interpret::<BalancesEnvelope>(status, body, "account"), |env, seen| {
+                for a in env.object {
+                    seen.amounts.extend(a.currency.parse::<Currency>().ok().and_then(|c| a.amount.money(c).ok()));
+                }
+            }),
+            1 => result(interpret::<Envelope<Vec<Sender>>>(status, body, "sender"), |_, _| {}),
+            2 => result(interpret::<Envelope<Sender>>(status, body, "sender"), |_, _| {}),
+            3 | 5 => result(interpret::<Envelope<Transaction>>(status, body, "transaction"), |env, seen| {
+                transaction(&env.object, seen)
+            }),
+            4 => result(interpret::<Envelope<Vec<Transaction>>>(status, body, "transaction"), |env, seen| {
+                env.object.iter().for_each(|t| transaction(t, seen))
+            }),
+            6 => result(interpret::<Value>(status, body, "transaction"), |_, _| {}),
+            _ => result(interpret::<Envelope<Recipient>>(status, body, "recipient"), |env, seen| {
+                seen.amounts.extend(env.object.output().ok().flatten())
+            }),
+        }
+    }
+
+    /// Verifies and parses `body` as a webhook signed with `forged`, or
+    /// with the till's own key when `None`. Also says whether the
+    /// signature was the genuine one.
+    pub fn webhook(forged: Option<&str>, body: &[u8]) -> (bool, Seen) {
+        let credentials = Credentials { api_key: KEY.into(), api_secret: SECRET.into() };
+        let genuine = sign::signature(SECRET, NONCE, "POST", WEBHOOK_URL, body);
+        let signature = forged.unwrap_or(&genuine);
+        let seen = result(verify_webhook(&credentials, WEBHOOK_URL, KEY, NONCE, signature, body), |w, seen| {
+            w.transaction_id();
+            match &w.object {
+                WebhookObject::Transaction(t) => transaction(t, seen),
+                WebhookObject::Recipient(r) => seen.amounts.extend(r.output().ok().flatten()),
+                WebhookObject::Other => {}
+            }
+        });
+        (signature == genuine, seen)
+    }
+
+    /// A BitPesa decimal as the payout flow reads it, with its sign checks
+    /// held to the exact amount.
+    pub fn decimal(text: &str, currency: Currency) -> Result<Money, MoneyError> {
+        let d = WireDecimal(text.trim().to_string());
+        let m = d.money(currency)?;
+        // `is_zero` lets a payout be cancelled as unfunded, `is_positive`
+        // marks it funded: neither may disagree with the amount.
+        assert!(!d.is_zero() || m.minor == 0, "{text:?} is_zero but reads as {m:?}");
+        assert!(m.minor <= 0 || d.is_positive(), "{text:?} reads as {m:?} but is not is_positive");
+        Ok(m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -903,7 +1014,7 @@ mod tests {
     fn other_errors_carry_their_message_in_meta() {
         let body = br#"{"object": {}, "meta": {"error": "Account Invalid"}}"#;
         let e = interpret::<Value>(400, body, "account").unwrap_err();
-        assert!(matches!(&e, BitPesaError::Refused { status: 400, message } if message == "Account Invalid"));
+        assert!(matches!(&e, BitPesaError::Refused { status: 400, message, .. } if message == "Account Invalid"));
         assert!(e.outcome_unknown(), "only a 422 proves nothing happened");
         let e = interpret::<Value>(422, body, "account").unwrap_err();
         assert_eq!(e.to_string(), "BitPesa refused the request: Account Invalid");
@@ -917,7 +1028,11 @@ mod tests {
     fn server_errors_and_garbage_leave_the_outcome_unknown() {
         assert!(interpret::<Value>(502, b"<html>Bad Gateway</html>", "x").unwrap_err().outcome_unknown());
         assert!(interpret::<Value>(200, b"{\"object\": {", "x").unwrap_err().outcome_unknown());
-        assert!(interpret::<Value>(429, b"Too many requests", "x").unwrap_err().outcome_unknown());
+        let e = interpret::<Value>(429, b"{\"error\":\"Too many requests\"}", "x").unwrap_err();
+        assert!(e.outcome_unknown());
+        // The raw body goes to the audit text, never into the message.
+        assert!(!e.to_string().contains('{'), "{e}");
+        assert!(e.audit_text().contains("Too many requests"), "{}", e.audit_text());
     }
 
     #[test]

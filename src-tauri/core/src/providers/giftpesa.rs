@@ -578,8 +578,7 @@ impl Client {
     /// fresh token after a 401.
     pub async fn merchants(&self) -> Result<Vec<Merchant>, GiftPesaError> {
         let answer = self.read(http::endpoint(&self.base, "merchants")).await?;
-        serde_json::from_slice(&answer.body)
-            .map_err(|e| GiftPesaError::Malformed { status: answer.status, detail: e.to_string() })
+        read_merchants(&answer)
     }
 
     /// GET /query/:id: the status of a disbursement.
@@ -588,15 +587,7 @@ impl Client {
         let mut url = http::endpoint(&self.base, "query");
         url.path_segments_mut().expect("an http(s) base URL has path segments").push(disbursement_id);
         let answer = self.read(url).await?;
-        let malformed = |detail: String| GiftPesaError::Malformed { status: answer.status, detail };
-        let w: WireDisbursement = serde_json::from_slice(&answer.body).map_err(|e| malformed(e.to_string()))?;
-        Ok(Disbursement {
-            disbursement_id: w.disbursement_id,
-            status: w.status,
-            amount: kes_from_wire(&w.amount)?,
-            recipients_count: w.recipients_count,
-            amount_disbursed: kes_from_wire(&w.amount_disbursed)?,
-        })
+        read_disbursement(&answer)
     }
 
     /// POST /redeem. Moves money: the caller must have recorded its intent,
@@ -639,10 +630,8 @@ impl Client {
                 signed_in_again = true;
                 continue;
             }
-            if (200..300).contains(&answer.status) {
-                return Ok(answer);
-            }
-            return Err(refusal(answer.status, &answer.body));
+            accepted(&answer)?;
+            return Ok(answer);
         }
     }
 
@@ -689,10 +678,7 @@ impl Client {
                 attempt += 1;
                 continue;
             }
-            if !(200..300).contains(&answer.status) {
-                return Err(refusal(answer.status, &answer.body));
-            }
-            let (bearer, lifetime) = parse_token(answer.status, &answer.body)?;
+            let (bearer, lifetime) = read_token(&answer)?;
             return Ok(Token::new(bearer, requested_at, lifetime.unwrap_or(DEFAULT_TOKEN_LIFETIME)));
         }
     }
@@ -796,6 +782,34 @@ fn provider_message(body: &[u8]) -> Option<String> {
     })
 }
 
+/// Nothing for a 2xx answer; the refusal any other status is.
+fn accepted(answer: &Answer) -> Result<(), GiftPesaError> {
+    if (200..300).contains(&answer.status) { Ok(()) } else { Err(refusal(answer.status, &answer.body)) }
+}
+
+fn read_merchants(answer: &Answer) -> Result<Vec<Merchant>, GiftPesaError> {
+    serde_json::from_slice(&answer.body)
+        .map_err(|e| GiftPesaError::Malformed { status: answer.status, detail: e.to_string() })
+}
+
+fn read_disbursement(answer: &Answer) -> Result<Disbursement, GiftPesaError> {
+    let malformed = |detail: String| GiftPesaError::Malformed { status: answer.status, detail };
+    let w: WireDisbursement = serde_json::from_slice(&answer.body).map_err(|e| malformed(e.to_string()))?;
+    Ok(Disbursement {
+        disbursement_id: w.disbursement_id,
+        status: w.status,
+        amount: kes_from_wire(&w.amount)?,
+        recipients_count: w.recipients_count,
+        amount_disbursed: kes_from_wire(&w.amount_disbursed)?,
+    })
+}
+
+/// The bearer token and its lifetime from /authorize's answer.
+fn read_token(answer: &Answer) -> Result<(String, Option<Duration>), GiftPesaError> {
+    accepted(answer)?;
+    parse_token(answer.status, &answer.body)
+}
+
 fn interpret_redeem(answer: &Answer, transaction_id: &str) -> Result<Redeemed, GiftPesaError> {
     let status = answer.status;
     if !(200..300).contains(&status) {
@@ -863,9 +877,43 @@ fn parse_token(status: u16, body: &[u8]) -> Result<(String, Option<Duration>), G
         let prefix = if map.contains_key("data") { "data" } else { "Data" };
         keys.extend(inner.keys().map(|k| format!("{prefix}.{k}")));
     }
-    keys.iter_mut().for_each(|k| *k = http::excerpt(k.as_bytes()));
-    keys.truncate(20);
+    // Enough to recognise the answer's shape, short enough for a message.
+    keys.truncate(6);
+    keys.iter_mut().for_each(|k| *k = crate::text::excerpt(k, 32));
     Err(GiftPesaError::NoToken { keys })
+}
+
+/// The code the client runs on each endpoint's answer, for the fuzz targets.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+    use crate::fuzzing::Seen;
+
+    /// The `TransactionID` the redeem seeds carry (the document's sample).
+    pub const TRANSACTION_ID: &str = "<TransactionID>";
+
+    pub fn response(endpoint: u8, status: u16, body: &[u8]) -> Seen {
+        let answer = Answer { status, retry_after: None, body: body.to_vec() };
+        match endpoint % 4 {
+            // A failed sign-in reaches the cashier wrapped, as `bearer` wraps it.
+            0 => match read_token(&answer) {
+                Ok(_) => Seen::default(),
+                Err(e) => Seen::error(GiftPesaError::Authorize(Box::new(e))),
+            },
+            1 => match accepted(&answer).and_then(|()| read_merchants(&answer)) {
+                Ok(_) => Seen::default(),
+                Err(e) => Seen::error(e),
+            },
+            2 => match accepted(&answer).and_then(|()| read_disbursement(&answer)) {
+                Ok(d) => Seen { amounts: vec![d.amount, d.amount_disbursed], messages: vec![] },
+                Err(e) => Seen::error(e),
+            },
+            _ => match interpret_redeem(&answer, TRANSACTION_ID) {
+                Ok(r) => Seen { amounts: vec![r.amount], messages: vec![] },
+                Err(e) => Seen::error(e),
+            },
+        }
+    }
 }
 
 #[cfg(test)]

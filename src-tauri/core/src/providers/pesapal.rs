@@ -753,40 +753,14 @@ impl Client {
         let body = RegisterIpnRequest { url: url.as_str(), ipn_notification_type: notification_type.as_str() };
         let endpoint = http::endpoint(&self.base, REGISTER_IPN);
         let answer = self.with_renewal(|| self.http.post(endpoint.clone()).json(&body)).await?;
-        let w: WireIpnRegistration = interpret(&answer)?;
-        let malformed = |detail: &str| PesapalError::Malformed { http_status: answer.status, detail: detail.into() };
-        let ipn_id = w.ipn_id.filter(|s| !s.trim().is_empty()).ok_or_else(|| malformed("no ipn_id"))?;
-        let registered_type = w
-            .ipn_notification_type_description
-            .as_deref()
-            .and_then(IpnNotificationType::parse)
-            .or_else(|| w.notification_type.and_then(IpnNotificationType::from_number))
-            .unwrap_or(notification_type);
-        Ok(IpnRegistration {
-            url: w.url.unwrap_or_else(|| url.to_string()),
-            created_date: w.created_date.as_deref().and_then(parse_utc),
-            ipn_id,
-            notification_type: registered_type,
-            active: w.ipn_status == Some(1),
-            ipn_status_description: w.ipn_status_description.unwrap_or_default(),
-        })
+        read_ipn_registration(&answer, url, notification_type)
     }
 
     /// GET api/URLSetup/GetIpnList.
     pub async fn ipn_list(&self) -> Result<Vec<IpnEntry>, PesapalError> {
         let endpoint = http::endpoint(&self.base, GET_IPN_LIST);
         let answer = self.with_renewal(|| self.http.get(endpoint.clone())).await?;
-        let list: Vec<WireIpnEntry> = interpret(&answer)?;
-        Ok(list
-            .into_iter()
-            .filter_map(|e| {
-                Some(IpnEntry {
-                    url: e.url.unwrap_or_default(),
-                    created_date: e.created_date.as_deref().and_then(parse_utc),
-                    ipn_id: e.ipn_id.filter(|s| !s.trim().is_empty())?,
-                })
-            })
-            .collect())
+        read_ipn_list(&answer)
     }
 
     /// POST api/Transactions/SubmitOrderRequest. The caller must have
@@ -802,24 +776,7 @@ impl Client {
         if is_unauthorized(&answer) {
             self.forget(&bearer).await;
         }
-        let w: WireSubmitted = interpret(&answer)?;
-        let malformed = |detail: String| PesapalError::Malformed { http_status: answer.status, detail };
-        let order_tracking_id = w
-            .order_tracking_id
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| malformed("no order_tracking_id".into()))?;
-        let merchant_reference = w.merchant_reference.unwrap_or_default();
-        if merchant_reference != order.merchant_reference {
-            return Err(malformed("the answer is for another merchant reference".into()));
-        }
-        let redirect_url = w.redirect_url.ok_or_else(|| malformed("no redirect_url".into()))?;
-        let redirect_url =
-            Url::parse(redirect_url.trim()).map_err(|_| malformed("redirect_url is not a URL".into()))?;
-        // The checkout window loads this page: TLS, or this computer.
-        if !(redirect_url.scheme() == "https" || (redirect_url.scheme() == "http" && is_loopback(&redirect_url))) {
-            return Err(malformed("redirect_url is not an https address".into()));
-        }
-        Ok(SubmittedOrder { order_tracking_id, merchant_reference, redirect_url })
+        read_submitted(&answer, order.merchant_reference)
     }
 
     /// GET api/Transactions/GetTransactionStatus?orderTrackingId=…
@@ -890,17 +847,8 @@ impl Client {
         };
         let requested_at = (Instant::now(), Utc::now());
         let answer = self.send(self.http.post(http::endpoint(&self.base, REQUEST_TOKEN)).json(&body)).await?;
-        if is_unauthorized(&answer) {
-            return Err(PesapalError::Unauthorized { http_status: answer.status, error: error_of(&answer.body) });
-        }
-        let malformed = |detail: &str| PesapalError::Malformed { http_status: answer.status, detail: detail.into() };
-        let w: WireToken = interpret(&answer).map_err(|e| match e {
-            PesapalError::Malformed { .. } => malformed("the sign-in answer is not what the document shows"),
-            other => other,
-        })?;
-        let usable = |s: &String| !s.is_empty() && s.len() <= 8192 && s.bytes().all(|b| b.is_ascii_graphic());
-        let bearer = w.token.filter(usable).ok_or_else(|| malformed("the sign-in answer has no token"))?;
-        let lifetime = token_lifetime(w.expiry_date.as_deref(), requested_at.1);
+        let (bearer, expiry_date) = read_token(&answer)?;
+        let lifetime = token_lifetime(expiry_date.as_deref(), requested_at.1);
         Ok(Token::new(bearer, requested_at.0, lifetime))
     }
 
@@ -914,6 +862,79 @@ impl Client {
         let body = response.bytes().await.map_err(TransportError::from_reqwest)?.to_vec();
         Ok(Answer { status, body })
     }
+}
+
+fn read_ipn_registration(
+    answer: &Answer,
+    url: &Url,
+    notification_type: IpnNotificationType,
+) -> Result<IpnRegistration, PesapalError> {
+    let w: WireIpnRegistration = interpret(answer)?;
+    let malformed = |detail: &str| PesapalError::Malformed { http_status: answer.status, detail: detail.into() };
+    let ipn_id = w.ipn_id.filter(|s| !s.trim().is_empty()).ok_or_else(|| malformed("no ipn_id"))?;
+    let registered_type = w
+        .ipn_notification_type_description
+        .as_deref()
+        .and_then(IpnNotificationType::parse)
+        .or_else(|| w.notification_type.and_then(IpnNotificationType::from_number))
+        .unwrap_or(notification_type);
+    Ok(IpnRegistration {
+        url: w.url.unwrap_or_else(|| url.to_string()),
+        created_date: w.created_date.as_deref().and_then(parse_utc),
+        ipn_id,
+        notification_type: registered_type,
+        active: w.ipn_status == Some(1),
+        ipn_status_description: w.ipn_status_description.unwrap_or_default(),
+    })
+}
+
+fn read_ipn_list(answer: &Answer) -> Result<Vec<IpnEntry>, PesapalError> {
+    let list: Vec<WireIpnEntry> = interpret(answer)?;
+    Ok(list
+        .into_iter()
+        .filter_map(|e| {
+            Some(IpnEntry {
+                url: e.url.unwrap_or_default(),
+                created_date: e.created_date.as_deref().and_then(parse_utc),
+                ipn_id: e.ipn_id.filter(|s| !s.trim().is_empty())?,
+            })
+        })
+        .collect())
+}
+
+/// The new order, if the answer is for `ours` (the merchant reference
+/// sent) and its page can be shown.
+fn read_submitted(answer: &Answer, ours: &str) -> Result<SubmittedOrder, PesapalError> {
+    let w: WireSubmitted = interpret(answer)?;
+    let malformed = |detail: String| PesapalError::Malformed { http_status: answer.status, detail };
+    let order_tracking_id =
+        w.order_tracking_id.filter(|s| !s.trim().is_empty()).ok_or_else(|| malformed("no order_tracking_id".into()))?;
+    let merchant_reference = w.merchant_reference.unwrap_or_default();
+    if merchant_reference != ours {
+        return Err(malformed("the answer is for another merchant reference".into()));
+    }
+    let redirect_url = w.redirect_url.ok_or_else(|| malformed("no redirect_url".into()))?;
+    let redirect_url = Url::parse(redirect_url.trim()).map_err(|_| malformed("redirect_url is not a URL".into()))?;
+    // The checkout window loads this page: TLS, or this computer.
+    if !(redirect_url.scheme() == "https" || (redirect_url.scheme() == "http" && is_loopback(&redirect_url))) {
+        return Err(malformed("redirect_url is not an https address".into()));
+    }
+    Ok(SubmittedOrder { order_tracking_id, merchant_reference, redirect_url })
+}
+
+/// RequestToken's bearer token and its `expiryDate` as written.
+fn read_token(answer: &Answer) -> Result<(String, Option<String>), PesapalError> {
+    if is_unauthorized(answer) {
+        return Err(PesapalError::Unauthorized { http_status: answer.status, error: error_of(&answer.body) });
+    }
+    let malformed = |detail: &str| PesapalError::Malformed { http_status: answer.status, detail: detail.into() };
+    let w: WireToken = interpret(answer).map_err(|e| match e {
+        PesapalError::Malformed { .. } => malformed("the sign-in answer is not what the document shows"),
+        other => other,
+    })?;
+    let usable = |s: &String| !s.is_empty() && s.len() <= 8192 && s.bytes().all(|b| b.is_ascii_graphic());
+    let bearer = w.token.filter(usable).ok_or_else(|| malformed("the sign-in answer has no token"))?;
+    Ok((bearer, w.expiry_date))
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -1181,6 +1202,61 @@ fn order_body<'a>(o: &'a OrderRequest<'a>) -> Result<SubmitOrderBody<'a>, Pesapa
             zip_code: digits("zip code", b.zip_code.as_deref())?,
         },
     })
+}
+
+/// The code the client runs on each endpoint's answer, for the fuzz targets.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+    use crate::fuzzing::Seen;
+
+    /// The merchant reference and tracking id the seeds carry.
+    pub const MERCHANT_REFERENCE: &str = "TABL-0001";
+    pub const ORDER_TRACKING_ID: &str = "b945e4af-80a5-4ec1-8706-e03f8332fb04";
+
+    pub fn response(endpoint: u8, status: u16, body: &[u8]) -> Seen {
+        let answer = Answer { status, body: body.to_vec() };
+        match endpoint % 6 {
+            // A failed sign-in reaches the cashier wrapped, as `bearer` wraps it.
+            0 => match read_token(&answer) {
+                Ok(_) => Seen::default(),
+                Err(e) => Seen::error(PesapalError::SignIn(Box::new(e))),
+            },
+            1 => {
+                let url = Url::parse("https://till.example/pesapal/ipn").expect("a fixed URL parses");
+                match read_ipn_registration(&answer, &url, IpnNotificationType::Get) {
+                    Ok(_) => Seen::default(),
+                    Err(e) => Seen::error(e),
+                }
+            }
+            2 => match read_ipn_list(&answer) {
+                Ok(_) => Seen::default(),
+                Err(e) => Seen::error(e),
+            },
+            3 => match read_submitted(&answer, MERCHANT_REFERENCE) {
+                Ok(_) => Seen::default(),
+                Err(e) => Seen::error(e),
+            },
+            4 => match interpret(&answer).and_then(|w| interpret_status(answer.status, w, ORDER_TRACKING_ID)) {
+                Ok(t) => {
+                    let mut seen = Seen { amounts: t.amount.into_iter().collect(), messages: vec![] };
+                    // The flow refuses to count a status that does not match the order.
+                    if let Some(expected) = t.amount
+                        && let Err(m) = t.confirms(MERCHANT_REFERENCE, expected)
+                    {
+                        seen.messages.push(m.to_string());
+                    }
+                    seen
+                }
+                Err(e) => Seen::error(e),
+            },
+            // A POST IPN's body.
+            _ => {
+                Notification::from_json(body);
+                Seen::default()
+            }
+        }
+    }
 }
 
 #[cfg(test)]

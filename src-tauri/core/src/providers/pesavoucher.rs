@@ -46,7 +46,9 @@ pub enum Decline {
     NotFound,
     Deleted,
     NotActive,
-    AlreadyRedeemed { on: Option<String> },
+    AlreadyRedeemed {
+        on: Option<String>,
+    },
     PlatformOnly,
     OtherMerchant,
     InsufficientWalletBalance,
@@ -57,6 +59,9 @@ pub enum Decline {
     AboveMaximum,
     InsufficientMerchantBalance,
     AuthenticationFailed,
+    /// HTTP 429: refused for now, nothing done; no Retry-After is waited
+    /// out at the counter, the cashier tries again.
+    Busy,
     Other,
 }
 
@@ -109,6 +114,7 @@ impl Decline {
             Decline::AboveMaximum => "above_maximum",
             Decline::InsufficientMerchantBalance => "insufficient_merchant_balance",
             Decline::AuthenticationFailed => "authentication_failed",
+            Decline::Busy => "rate_limited",
             Decline::Other => "declined",
         }
     }
@@ -142,6 +148,9 @@ impl Decline {
             }
             Decline::AuthenticationFailed => {
                 "PesaVoucher refused this till's credentials: a manager must check them in Settings.".into()
+            }
+            Decline::Busy => {
+                "PesaVoucher is busy (too many requests): nothing was redeemed. Wait a minute and try again.".into()
             }
             Decline::Other => format!("PesaVoucher declined: {provider_message}"),
         }
@@ -341,25 +350,7 @@ impl Client {
     /// Read-only: safe to repeat.
     pub async fn validate_voucher(&self, code: &VoucherCode) -> Result<Validation, PesaVoucherError> {
         let env = self.post("validate_voucher", &ValidateRequest { voucher_code: code.expose() }).await?;
-        match (env.valid, env.voucher) {
-            (Some(true), Some(v)) => {
-                let currency: Currency = v.currency.parse()?;
-                let recipient = v.recipient.unwrap_or(WirePerson { name: None, email: None });
-                Ok(Validation::Valid(ValidVoucher {
-                    code: v.code,
-                    amount: Money::from_wire_f64(v.amount, currency)?,
-                    status: if v.is_active { v.status } else { "inactive".into() },
-                    customer_name: recipient.name,
-                    customer_email: recipient.email,
-                }))
-            }
-            (Some(false), _) => {
-                let reasons = env.validation_errors.unwrap_or_default();
-                let reasons = if reasons.is_empty() { vec!["Voucher is not valid".to_string()] } else { reasons };
-                Ok(Validation::Invalid(reasons.into_iter().map(|m| (Decline::from_message(&m), m)).collect()))
-            }
-            _ => Err(PesaVoucherError::Malformed { status: 200, detail: "no `valid` verdict with a voucher".into() }),
-        }
+        read_validation(env)
     }
 
     /// Moves money: the caller must have recorded its intent first, and must
@@ -377,19 +368,7 @@ impl Client {
             redeemed_by: Some(redeemed_by),
         };
         let env = self.post("redeem_voucher", &body).await?;
-        let r = env.redemption.ok_or_else(|| PesaVoucherError::Malformed {
-            status: 200,
-            detail: "success without a `redemption`".into(),
-        })?;
-        let currency: Currency = r.currency.parse()?;
-        Ok(Redeemed {
-            voucher_code: r.voucher_code,
-            amount: Money::from_wire_f64(r.amount, currency)?,
-            redeemed_at: r.redeemed_at,
-            redeemed_by: r.redeemed_by,
-            customer_name: r.customer.and_then(|c| c.name),
-            message: env.error.unwrap_or_else(|| "Voucher redeemed successfully".into()),
-        })
+        read_redeemed(env)
     }
 
     /// A voucher for a customer (refunds, payouts); `unique_id` is our
@@ -409,17 +388,7 @@ impl Client {
             message,
         };
         let env = self.post("create_voucher", &body).await?;
-        let currency: Currency = env.currency.as_deref().unwrap_or(CURRENCY.code()).parse()?;
-        let voucher_code = env.voucher_code.ok_or_else(|| PesaVoucherError::Malformed {
-            status: 200,
-            detail: "success without a `voucher_code`".into(),
-        })?;
-        Ok(CreatedVoucher {
-            voucher_code,
-            amount: Money::from_wire_f64(env.amount.unwrap_or(body.amount), currency)?,
-            transaction_id: env.transaction_id,
-            unique_id: env.unique_id,
-        })
+        read_created(env, body.amount)
     }
 
     async fn post<T: Serialize>(&self, path: &str, body: &T) -> Result<Envelope, PesaVoucherError> {
@@ -438,6 +407,60 @@ impl Client {
     }
 }
 
+/// A `validate_voucher` answer that `interpret` let through.
+fn read_validation(env: Envelope) -> Result<Validation, PesaVoucherError> {
+    match (env.valid, env.voucher) {
+        (Some(true), Some(v)) => {
+            let currency: Currency = v.currency.parse()?;
+            let recipient = v.recipient.unwrap_or(WirePerson { name: None, email: None });
+            Ok(Validation::Valid(ValidVoucher {
+                code: v.code,
+                amount: Money::from_wire_f64(v.amount, currency)?,
+                status: if v.is_active { v.status } else { "inactive".into() },
+                customer_name: recipient.name,
+                customer_email: recipient.email,
+            }))
+        }
+        (Some(false), _) => {
+            let reasons: Vec<String> =
+                env.validation_errors.unwrap_or_default().iter().map(|m| http::excerpt(m.as_bytes())).collect();
+            let reasons = if reasons.is_empty() { vec!["Voucher is not valid".to_string()] } else { reasons };
+            Ok(Validation::Invalid(reasons.into_iter().map(|m| (Decline::from_message(&m), m)).collect()))
+        }
+        _ => Err(PesaVoucherError::Malformed { status: 200, detail: "no `valid` verdict with a voucher".into() }),
+    }
+}
+
+fn read_redeemed(env: Envelope) -> Result<Redeemed, PesaVoucherError> {
+    let r = env
+        .redemption
+        .ok_or_else(|| PesaVoucherError::Malformed { status: 200, detail: "success without a `redemption`".into() })?;
+    let currency: Currency = r.currency.parse()?;
+    Ok(Redeemed {
+        voucher_code: r.voucher_code,
+        amount: Money::from_wire_f64(r.amount, currency)?,
+        redeemed_at: r.redeemed_at,
+        redeemed_by: r.redeemed_by,
+        customer_name: r.customer.and_then(|c| c.name),
+        message: env.error.unwrap_or_else(|| "Voucher redeemed successfully".into()),
+    })
+}
+
+/// `sent` is the amount asked for: the document's answer may omit `amount`.
+fn read_created(env: Envelope, sent: f64) -> Result<CreatedVoucher, PesaVoucherError> {
+    let currency: Currency = env.currency.as_deref().unwrap_or(CURRENCY.code()).parse()?;
+    let voucher_code = env.voucher_code.ok_or_else(|| PesaVoucherError::Malformed {
+        status: 200,
+        detail: "success without a `voucher_code`".into(),
+    })?;
+    Ok(CreatedVoucher {
+        voucher_code,
+        amount: Money::from_wire_f64(env.amount.unwrap_or(sent), currency)?,
+        transaction_id: env.transaction_id,
+        unique_id: env.unique_id,
+    })
+}
+
 /// Turns a status and body into the envelope or a typed error. Kept apart
 /// from I/O so every documented answer is unit-tested from its sample.
 fn interpret(status: u16, body: &[u8]) -> Result<Envelope, PesaVoucherError> {
@@ -449,7 +472,11 @@ fn interpret(status: u16, body: &[u8]) -> Result<Envelope, PesaVoucherError> {
         Ok(env) => env,
         // A 4xx is a "no" even when its body is unreadable.
         Err(_) if (400..500).contains(&status) => {
-            let reason = if status == 401 { Decline::AuthenticationFailed } else { Decline::Other };
+            let reason = match status {
+                401 => Decline::AuthenticationFailed,
+                429 => Decline::Busy,
+                _ => Decline::Other,
+            };
             // Its body (an HTML page, say) is no message for a cashier.
             let provider_message = format!("HTTP {status} without a readable reason");
             return Err(PesaVoucherError::Declined { reason, provider_message, status });
@@ -461,12 +488,52 @@ fn interpret(status: u16, body: &[u8]) -> Result<Envelope, PesaVoucherError> {
     if env.success && (200..300).contains(&status) {
         return Ok(env);
     }
-    let message = env.error.clone().unwrap_or_else(|| format!("HTTP {status} without an error message"));
-    let reason = if status == 401 { Decline::AuthenticationFailed } else { Decline::from_message(&message) };
+    // The provider's words reach the cashier: one short line, however they came.
+    let message = env
+        .error
+        .as_deref()
+        .map(|m| http::excerpt(m.as_bytes()))
+        .unwrap_or_else(|| format!("HTTP {status} without an error message"));
+    let reason = match status {
+        401 => Decline::AuthenticationFailed,
+        429 => Decline::Busy,
+        _ => Decline::from_message(&message),
+    };
     if (200..300).contains(&status) || (400..500).contains(&status) {
         return Err(PesaVoucherError::Declined { reason, provider_message: message, status });
     }
     Err(PesaVoucherError::Malformed { status, detail: message })
+}
+
+/// The code the client runs on each endpoint's answer, for the fuzz targets.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+    use crate::fuzzing::Seen;
+
+    pub fn response(endpoint: u8, status: u16, body: &[u8]) -> Seen {
+        let env = match interpret(status, body) {
+            Ok(env) => env,
+            Err(e) => return Seen::error(e),
+        };
+        match endpoint % 3 {
+            0 => match read_validation(env) {
+                Ok(Validation::Valid(v)) => Seen { amounts: vec![v.amount], messages: vec![] },
+                Ok(Validation::Invalid(reasons)) => {
+                    Seen { amounts: vec![], messages: reasons.iter().map(|(d, m)| d.plain(m)).collect() }
+                }
+                Err(e) => Seen::error(e),
+            },
+            1 => match read_redeemed(env) {
+                Ok(r) => Seen { amounts: vec![r.amount], messages: vec![] },
+                Err(e) => Seen::error(e),
+            },
+            _ => match read_created(env, 750.0) {
+                Ok(c) => Seen { amounts: vec![c.amount], messages: vec![] },
+                Err(e) => Seen::error(e),
+            },
+        }
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,9 @@ pub enum Decline {
     NoSuchMerchant,
     Telebirr(String),
     AuthenticationFailed,
+    /// HTTP 429: refused for now, nothing done; no Retry-After is waited
+    /// out at the counter, the cashier tries again.
+    Busy,
     Other,
 }
 
@@ -81,6 +84,7 @@ impl Decline {
             Decline::NoSuchMerchant => "no_such_merchant",
             Decline::Telebirr(_) => "telebirr_error",
             Decline::AuthenticationFailed => "authentication_failed",
+            Decline::Busy => "rate_limited",
             Decline::Other => "declined",
         }
     }
@@ -112,6 +116,9 @@ impl Decline {
             Decline::Telebirr(why) => format!("Telebirr could not complete the payment: {why}"),
             Decline::AuthenticationFailed => {
                 "Telesend refused this till's API token: a manager must check it in Settings.".into()
+            }
+            Decline::Busy => {
+                "Telesend is busy (too many requests): nothing was redeemed. Wait a minute and try again.".into()
             }
             Decline::Other => format!("Telesend declined: {provider_message}"),
         }
@@ -250,7 +257,7 @@ impl Client {
                     .json(&InitiateClaim { voucher_code: code.expose(), amount }),
             )
             .await?;
-        Ok(env.data.as_str().map(str::to_string).or(env.message).unwrap_or_default())
+        Ok(read_claim(env))
     }
 
     /// Moves money to the merchant: record the intent first, never retry on
@@ -268,24 +275,12 @@ impl Client {
                 merchant_id,
             }))
             .await?;
-        let r: WireRedeemed = serde_json::from_value(env.data)
-            .map_err(|e| TelesendError::Malformed { status: 200, detail: format!("redeem-gift data: {e}") })?;
-        Ok(Redeemed { response: r.response, reference_number: r.reference_number })
+        read_redeemed(env)
     }
 
     pub async fn gift_denominations(&self) -> Result<Vec<Denomination>, TelesendError> {
         let env = self.send(self.http.get(self.url("client/gift-denominations"))).await?;
-        let list: Vec<WireDenomination> = serde_json::from_value(env.data)
-            .map_err(|e| TelesendError::Malformed { status: 200, detail: format!("gift-denominations data: {e}") })?;
-        list.into_iter()
-            .map(|d| {
-                Ok(Denomination {
-                    id: d.id,
-                    active: d.status == "ACTIVE",
-                    amount: Money::from_wire_f64(d.amount_etb, CURRENCY)?,
-                })
-            })
-            .collect()
+        read_denominations(env)
     }
 
     fn url(&self, path: &str) -> Url {
@@ -304,6 +299,32 @@ impl Client {
     }
 }
 
+/// What initiate-claim says it did (the document puts it in `data`).
+fn read_claim(env: Envelope) -> String {
+    env.data.as_str().map(str::to_string).or(env.message).unwrap_or_default()
+}
+
+fn read_redeemed(env: Envelope) -> Result<Redeemed, TelesendError> {
+    let r: WireRedeemed = serde_json::from_value(env.data)
+        .map_err(|e| TelesendError::Malformed { status: 200, detail: format!("redeem-gift data: {e}") })?;
+    // `response` is quoted to the cashier when only Telesend knows the amount.
+    Ok(Redeemed { response: http::excerpt(r.response.as_bytes()), reference_number: r.reference_number })
+}
+
+fn read_denominations(env: Envelope) -> Result<Vec<Denomination>, TelesendError> {
+    let list: Vec<WireDenomination> = serde_json::from_value(env.data)
+        .map_err(|e| TelesendError::Malformed { status: 200, detail: format!("gift-denominations data: {e}") })?;
+    list.into_iter()
+        .map(|d| {
+            Ok(Denomination {
+                id: d.id,
+                active: d.status == "ACTIVE",
+                amount: Money::from_wire_f64(d.amount_etb, CURRENCY)?,
+            })
+        })
+        .collect()
+}
+
 fn interpret(status: u16, body: &[u8]) -> Result<Envelope, TelesendError> {
     if status >= 500 {
         return Err(TelesendError::Server { status, excerpt: http::excerpt(body) });
@@ -311,7 +332,11 @@ fn interpret(status: u16, body: &[u8]) -> Result<Envelope, TelesendError> {
     let env: Envelope = match serde_json::from_slice(body) {
         Ok(env) => env,
         Err(_) if (400..500).contains(&status) => {
-            let reason = if status == 401 { Decline::AuthenticationFailed } else { Decline::Other };
+            let reason = match status {
+                401 => Decline::AuthenticationFailed,
+                429 => Decline::Busy,
+                _ => Decline::Other,
+            };
             // Its body (an HTML page, say) is no message for a cashier.
             let provider_message = format!("HTTP {status} without a readable reason");
             return Err(TelesendError::Declined { reason, provider_message, status });
@@ -321,9 +346,47 @@ fn interpret(status: u16, body: &[u8]) -> Result<Envelope, TelesendError> {
     if env.success && (200..300).contains(&status) {
         return Ok(env);
     }
-    let message = env.message.unwrap_or_else(|| format!("HTTP {status} without a message"));
-    let reason = if status == 401 { Decline::AuthenticationFailed } else { Decline::from_message(&message) };
+    // The provider's words reach the cashier: one short line, however they came.
+    let message =
+        env.message.map(|m| http::excerpt(m.as_bytes())).unwrap_or_else(|| format!("HTTP {status} without a message"));
+    let reason = match status {
+        401 => Decline::AuthenticationFailed,
+        429 => Decline::Busy,
+        _ => Decline::from_message(&message),
+    };
     Err(TelesendError::Declined { reason, provider_message: message, status })
+}
+
+/// The code the client runs on each endpoint's answer, for the fuzz targets.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+    use crate::fuzzing::Seen;
+
+    pub fn response(endpoint: u8, status: u16, body: &[u8]) -> Seen {
+        let env = match interpret(status, body) {
+            Ok(env) => env,
+            Err(e) => return Seen::error(e),
+        };
+        match endpoint % 3 {
+            // Only the audit log keeps what initiate-claim says.
+            0 => {
+                read_claim(env);
+                Seen::default()
+            }
+            // The redeem flow quotes `response` when only Telesend knows the amount.
+            1 => match read_redeemed(env) {
+                Ok(r) => {
+                    Seen { amounts: vec![], messages: vec![format!("Redeemed ({}): hand over the goods", r.response)] }
+                }
+                Err(e) => Seen::error(e),
+            },
+            _ => match read_denominations(env) {
+                Ok(list) => Seen { amounts: list.iter().map(|d| d.amount).collect(), messages: vec![] },
+                Err(e) => Seen::error(e),
+            },
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ use crate::providers::giftpesa::{self, Merchant};
 use crate::till::Till;
 
 const PROVIDER: ProviderId = ProviderId::GiftPesa;
+/// A completed redemption of the same amount for the same phone this
+/// recently is taken for a double click or a second till, not a new request.
+const REPEAT_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
 /// What the cashier typed, checked before anything is written or sent.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -86,7 +89,8 @@ impl Till {
             amount: Some(amount),
         };
         self.refuse_if_blocked(&r, false).await?;
-        let client = self.giftpesa()?;
+        self.refuse_if_repeated(&r, &name).await?;
+        let client = self.giftpesa().await?;
         if overridden {
             let note = format!(
                 "M-Pesa till {} instead of the configured {}",
@@ -131,8 +135,45 @@ impl Till {
         }
     }
 
+    /// GiftPesa has no voucher code to make a second identical submission
+    /// fail: the same customer, phone and amount just completed is refused
+    /// here. Two submissions at once are refused by the ledger's
+    /// one-in-flight guard.
+    async fn refuse_if_repeated(&self, r: &Redemption<'_>, name: &str) -> Result<(), FlowError> {
+        let Some(key) = r.key.clone() else { return Ok(()) };
+        let Some(amount) = r.amount else { return Ok(()) };
+        let Some(last) = self.db(move |l| l.blocking_redemption(PROVIDER.as_str(), &key)).await? else {
+            return Ok(());
+        };
+        let recent = chrono::DateTime::parse_from_rfc3339(&last.updated_at)
+            .is_ok_and(|t| chrono::Utc::now() - t.with_timezone(&chrono::Utc) < REPEAT_WINDOW);
+        let same_customer =
+            last.customer_name.as_deref().is_some_and(|n| n.trim().to_lowercase() == name.to_lowercase());
+        if last.state != State::Completed || last.amount_minor != Some(amount.minor) || !same_customer || !recent {
+            return Ok(());
+        }
+        let refusal = FlowError::Declined {
+            code: "just_redeemed",
+            message: format!(
+                "{amount} was just redeemed for this phone ({}). If the customer really wants a second \
+                 redemption of the same amount, try again in two minutes",
+                super::local_time(&last.updated_at)
+            ),
+        };
+        self.audit(super::voucher_audit(
+            PROVIDER,
+            r.cashier,
+            "redeem_refused",
+            crate::ledger::Outcome::Failure,
+            &r.masked,
+            refusal.to_string(),
+        ))
+        .await?;
+        Err(refusal)
+    }
+
     pub async fn giftpesa_merchants(&self) -> Result<Vec<Merchant>, FlowError> {
-        Ok(self.giftpesa()?.merchants().await?)
+        Ok(self.giftpesa().await?.merchants().await?)
     }
 }
 

@@ -8,12 +8,14 @@ pub mod giftpesa;
 pub mod payout;
 pub mod pesapal;
 pub mod pesavoucher;
+pub mod reconcile;
 pub mod refund;
 pub mod telesend;
 
 use serde::Serialize;
 
 use crate::error::FlowError;
+use crate::ledger::lease::Held;
 use crate::ledger::transactions::Finish;
 use crate::ledger::{AuditEntry, Intent, LedgerError, Outcome, State, TransactionRow};
 use crate::money::Money;
@@ -177,6 +179,29 @@ impl<'a> Redemption<'a> {
     }
 }
 
+/// How a manager's decision starts its outcome message.
+const RESOLVED_BY: &str = "resolved by ";
+
+/// A manager decided this row's outcome by hand.
+pub(crate) fn resolved_by_manager(row: &TransactionRow) -> bool {
+    row.outcome_message.as_deref().is_some_and(|m| m.starts_with(RESOLVED_BY))
+}
+
+/// An intent written and held by the flow that wrote it: while this lives,
+/// no reconcile pass of this process touches the row.
+pub(crate) struct Begun {
+    intent: Intent,
+    _held: Held,
+}
+
+impl std::ops::Deref for Begun {
+    type Target = Intent;
+
+    fn deref(&self) -> &Intent {
+        &self.intent
+    }
+}
+
 impl Till {
     /// Refuses a redemption the ledger already forbids: one in flight
     /// (pending or unknown) always, a completed one too when the provider
@@ -196,10 +221,13 @@ impl Till {
 
     /// Writes the intent; a second redemption of the same code in flight
     /// (another till, a double click) is refused here by the database.
-    pub(crate) async fn begin_redemption(&self, r: &Redemption<'_>) -> Result<Intent, FlowError> {
+    pub(crate) async fn begin_redemption(&self, r: &Redemption<'_>) -> Result<Begun, FlowError> {
         self.ensure_shift_open(r.cashier).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        // Held before it is written, so no pass ever sees it pending and unheld.
+        let held = self.lease().hold(&id).expect("a fresh id is held by nobody");
         let intent = Intent {
-            id: uuid::Uuid::now_v7().to_string(),
+            id,
             cashier: r.cashier.to_string(),
             provider: r.provider.as_str().into(),
             operation: r.operation,
@@ -220,7 +248,7 @@ impl Till {
             self.db(move |l| l.begin(&intent, &attempt)).await
         };
         match begun {
-            Ok(()) => Ok(intent),
+            Ok(()) => Ok(Begun { intent, _held: held }),
             Err(FlowError::Ledger(LedgerError::InFlight)) => {
                 self.audit(r.audit("redeem_refused", Outcome::Failure, "already in flight".into())).await?;
                 Err(FlowError::InFlight)
@@ -353,49 +381,10 @@ impl Till {
     /// After a crash or a lost answer: turns abandoned `pending` rows into
     /// `unknown`, then asks each provider that can answer about its
     /// `unknown` redemptions. The rest wait for a manager (`resolve`).
+    /// Rows another live process owns are left to it.
     pub async fn recover(&self, actor: &str) -> Result<Vec<TransactionRow>, FlowError> {
-        let dir = self.data_dir().to_path_buf();
-        let who = actor.to_string();
-        self.db(move |l| l.mark_abandoned_unknown(&dir, &who)).await?;
-        let open = self.db(|l| l.open_transactions()).await?;
-        let mut settled = Vec::new();
-        for row in open.iter().filter(|r| r.state == State::Unknown && r.operation == "checkout") {
-            if let Some(settled_row) = self.pesapal_verdict(row).await {
-                settled.push(settled_row);
-            }
-        }
-        // BitPesa payouts: unknown ones are looked up (by external_id if the
-        // create answer was lost); pending ones are read once.
-        for row in open.iter().filter(|r| r.operation == "payout" && r.provider == ProviderId::BitPesa.as_str()) {
-            if let Some(settled_row) = self.bitpesa_verdict(row).await {
-                settled.push(settled_row);
-            }
-        }
-        for row in open.into_iter().filter(|r| r.state == State::Unknown && r.operation == "redeem") {
-            let verdict = match row.provider.parse() {
-                Ok(ProviderId::PesaVoucher) => self.pesavoucher_verdict(&row).await,
-                // Telesend and GiftPesa have no status query: a manager decides.
-                _ => None,
-            };
-            let Some((state, message)) = verdict else { continue };
-            let mut entry = AuditEntry {
-                provider: Some(row.provider.clone()),
-                subject: row.code_masked.clone(),
-                transaction_id: Some(row.id.clone()),
-                amount_minor: row.amount_minor,
-                currency: row.currency.clone(),
-                ..AuditEntry::new(actor, "reconciled", Outcome::Info, message.clone())
-            };
-            entry.outcome = if state == State::Completed { Outcome::Success } else { Outcome::Failure };
-            let id = row.id.clone();
-            let finish = Finish { message, ..Finish::default() };
-            match self.db(move |l| l.finish(&id, state, &finish, &entry)).await {
-                Ok(row) => settled.push(row),
-                Err(FlowError::Ledger(LedgerError::AlreadyFinal { .. })) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(settled)
+        // A final checkout's later changes are the running app's to watch.
+        self.reconcile_pass(actor, &mut |row| !row.state.is_final()).await
     }
 
     /// A manager's decision on a transaction whose outcome is unknown,
@@ -429,7 +418,7 @@ impl Till {
             currency: row.currency.clone(),
             ..AuditEntry::new(&manager, "resolved_by_manager", Outcome::Info, format!("{to}: {reason}"))
         };
-        let finish = Finish { message: format!("resolved by {manager}: {reason}"), ..Finish::default() };
+        let finish = Finish { message: format!("{RESOLVED_BY}{manager}: {reason}"), ..Finish::default() };
         let id = row.id.clone();
         self.db(move |l| l.finish(&id, to, &finish, &entry)).await
     }

@@ -487,7 +487,7 @@ impl Till {
     /// The store's BitPesa balances (GET /v1/accounts), audited.
     pub async fn bitpesa_balances(&self, by: &Staff) -> Result<Vec<BalanceView>, FlowError> {
         require_manager(by)?;
-        let answer = self.bitpesa()?.accounts().await;
+        let answer = self.bitpesa().await?.accounts().await;
         let entry = |outcome, details: String| AuditEntry {
             provider: Some(PROVIDER.as_str().into()),
             ..AuditEntry::new(&by.name, "balances_viewed", outcome, details)
@@ -533,7 +533,7 @@ impl Till {
                 format!("Say why this payout is made (up to {MAX_REASON} characters)"),
             ));
         }
-        let client = self.bitpesa()?;
+        let client = self.bitpesa().await?;
         let mut sender_id = self.bitpesa_sender(&by.name, false).await?;
 
         let masked = format!("{} {}", corridor.id, recipient.masked);
@@ -615,13 +615,14 @@ impl Till {
                             Err(l) => l.to_string(),
                         };
                         let row = self
-                            .end_payout(
+                            .end_payout_after(
                                 &by.name,
                                 &intent.id,
                                 State::Unknown,
                                 Outcome::Failure,
                                 format!("{e} Lookup: {lookup}. The payout may or may not have been created; do not send it again before it is reconciled."),
                                 None,
+                                Some(&e),
                             )
                             .await?;
                         return Ok(self.view_of(row, None, None).await);
@@ -629,13 +630,14 @@ impl Till {
                 }
             }
             Err(e) => {
-                self.end_payout(
+                self.end_payout_after(
                     &by.name,
                     &intent.id,
                     State::Failed,
                     Outcome::Failure,
                     format!("Not created: {e}"),
                     None,
+                    Some(&e),
                 )
                 .await?;
                 return Err(e.into());
@@ -712,8 +714,16 @@ impl Till {
                             t.state,
                             if cancelled { " and the unfunded transaction was cancelled" } else { "" }
                         );
-                        self.end_payout(&by.name, &intent.id, State::Failed, Outcome::Failure, message.clone(), None)
-                            .await?;
+                        self.end_payout_after(
+                            &by.name,
+                            &intent.id,
+                            State::Failed,
+                            Outcome::Failure,
+                            message.clone(),
+                            None,
+                            Some(&e),
+                        )
+                        .await?;
                         return Err(invalid("not_funded", message));
                     }
                     other => {
@@ -722,13 +732,14 @@ impl Till {
                             Err(l) => l.to_string(),
                         };
                         let row = self
-                            .end_payout(
+                            .end_payout_after(
                                 &by.name,
                                 &intent.id,
                                 State::Unknown,
                                 Outcome::Failure,
                                 format!("The funding answer was not a clear yes or no ({e}; {seen}). Reconcile before paying again."),
                                 None,
+                                Some(&e),
                             )
                             .await?;
                         return Ok(self.view_of(row, None, None).await);
@@ -802,7 +813,7 @@ impl Till {
                 format!("This payout is already {}: there is nothing to cancel", row.state),
             ));
         }
-        let client = self.bitpesa()?;
+        let client = self.bitpesa().await?;
         let transaction = match &row.provider_reference {
             Some(id) => client.transaction(id).await?,
             None => client.find_transaction(&row.id).await?.ok_or_else(|| {
@@ -870,7 +881,7 @@ impl Till {
         actor: &str,
         delivery: &WebhookDelivery,
     ) -> Result<PayoutView, FlowError> {
-        let client = self.bitpesa()?;
+        let client = self.bitpesa().await?;
         let verified = bitpesa::verify_webhook(
             client.credentials(),
             &delivery.url,
@@ -917,7 +928,7 @@ impl Till {
         if row.provider_reference.is_some() {
             return Err(go_to_payouts("BitPesa has this payout and may still pay it out."));
         }
-        match self.bitpesa()?.find_transaction(&row.id).await {
+        match self.bitpesa().await?.find_transaction(&row.id).await {
             Ok(None) if to == State::Failed => Ok(()),
             Ok(None) => Err(invalid(
                 CODE,
@@ -950,7 +961,7 @@ impl Till {
             return Ok(id);
         }
         let details = self.sender_details()?;
-        let client = self.bitpesa()?;
+        let client = self.bitpesa().await?;
         let (sender, how) = match client.find_sender(&details.external_id).await? {
             Some(s) => (s, "found by external_id"),
             None => (client.create_sender(&details).await?, "created"),
@@ -1031,7 +1042,7 @@ impl Till {
     /// or failure) against our transaction `id`.
     async fn cancel_quietly(&self, actor: &str, id: &str, t: &Transaction, why: &str) -> bool {
         // Without a client or a recipient no request is made.
-        let (Ok(client), Some(r)) = (self.bitpesa(), t.recipient()) else { return false };
+        let (Ok(client), Some(r)) = (self.bitpesa().await, t.recipient()) else { return false };
         let answer = client.cancel_recipient(&r.id).await.map(|r| (r.id, r.state));
         let lookup = id.to_string();
         let row = self.db(move |l| l.transaction(&lookup)).await.ok().flatten();
@@ -1067,6 +1078,27 @@ impl Till {
         message: String,
         finish: Option<Finish>,
     ) -> Result<TransactionRow, FlowError> {
+        self.end_payout_after(actor, id, state, outcome, message, finish, None).await
+    }
+
+    /// `end_payout` after BitPesa's error `e`: what BitPesa sent (an HTML
+    /// page, a cut-off body) goes to the audit row, never into the message.
+    #[allow(clippy::too_many_arguments)]
+    async fn end_payout_after(
+        &self,
+        actor: &str,
+        id: &str,
+        state: State,
+        outcome: Outcome,
+        message: String,
+        finish: Option<Finish>,
+        e: Option<&BitPesaError>,
+    ) -> Result<TransactionRow, FlowError> {
+        let sent = e.and_then(BitPesaError::detail).map(str::trim).filter(|d| !d.is_empty());
+        let details = match sent {
+            Some(d) => format!("{state}: {message} BitPesa sent: {d}"),
+            None => format!("{state}: {message}"),
+        };
         let lookup = id.to_string();
         let row = self.db(move |l| l.transaction(&lookup)).await?.ok_or(FlowError::NoSuchTransaction)?;
         let entry = AuditEntry {
@@ -1075,7 +1107,7 @@ impl Till {
             transaction_id: Some(row.id.clone()),
             amount_minor: row.amount_minor,
             currency: row.currency.clone(),
-            ..AuditEntry::new(actor, "payout_outcome", outcome, format!("{state}: {message}"))
+            ..AuditEntry::new(actor, "payout_outcome", outcome, details)
         };
         let finish = Finish { message, ..finish.unwrap_or_default() };
         let id = row.id.clone();
@@ -1087,7 +1119,7 @@ impl Till {
         if row.state.is_final() {
             return Ok(self.view_of(row, None, None).await);
         }
-        let client = self.bitpesa()?;
+        let client = self.bitpesa().await?;
         let transaction = match &row.provider_reference {
             Some(id) => client.transaction(id).await?,
             None => match client.find_transaction(&row.id).await? {
@@ -1231,7 +1263,7 @@ impl Till {
     /// payout never created is failed; one created but never funded is
     /// cancelled so nobody can fund it later.
     pub(crate) async fn bitpesa_verdict(&self, row: &TransactionRow) -> Option<TransactionRow> {
-        let client = self.bitpesa().ok()?;
+        let client = self.bitpesa().await.ok()?;
         if row.state == State::Pending && row.provider_reference.is_none() {
             // A request still in flight in a live process.
             return None;

@@ -25,6 +25,10 @@ use crate::till::{MoneyView, Till};
 const PROVIDER: ProviderId = ProviderId::Pesapal;
 const IPN_KEY: &str = "ipn_id";
 const CURRENCY: Currency = Currency::KES;
+/// Marks a checkout Pesapal reversed after we recorded it paid: it waits for
+/// a manager, whatever Pesapal says next.
+const REVERSED_AFTER_PAID: &str = "Pesapal reversed this payment after it was recorded as paid: the money went back \
+     to the customer. A manager must check it";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CheckoutInput {
@@ -202,7 +206,7 @@ impl Till {
         let first_name = text(input.first_name.as_deref(), 40, "invalid_name", "The first name")?;
         let last_name = text(input.last_name.as_deref(), 40, "invalid_name", "The last name")?;
         let callback = self.pesapal_callback_url()?;
-        let client = self.pesapal()?;
+        let client = self.pesapal().await?;
         let notification_id = self.pesapal_ipn_id().await?;
 
         let r = Redemption {
@@ -252,7 +256,7 @@ impl Till {
                 let (id, tracking) = (intent.id.clone(), s.order_tracking_id.clone());
                 self.db(move |l| l.set_reference(&id, &tracking, &entry)).await?;
                 Ok(CheckoutStarted {
-                    transaction_id: intent.id,
+                    transaction_id: intent.id.clone(),
                     qr: QrMatrix::encode(s.redirect_url.as_str()),
                     order_tracking_id: s.order_tracking_id,
                     redirect_url: s.redirect_url.to_string(),
@@ -286,7 +290,7 @@ impl Till {
         let Some(tracking) = row.provider_reference.clone() else {
             return Ok(self.status_of_row(row, None, false).await);
         };
-        let status = self.pesapal()?.transaction_status(&tracking).await?;
+        let status = self.pesapal().await?.transaction_status(&tracking).await?;
         let (row, settled_now) = self.settle_pesapal(actor, row, &status).await?;
         Ok(self.status_of_row(row, Some(status), settled_now).await)
     }
@@ -300,6 +304,9 @@ impl Till {
         within: Duration,
     ) -> Result<CheckoutStatus, FlowError> {
         let deadline = Instant::now() + within;
+        // While the cashier waits, this process's reconciler leaves the order
+        // to this loop; a pass already asking about it keeps it instead.
+        let _held = self.lease().hold(transaction_id);
         let mut pause = Duration::from_millis(500);
         loop {
             let status = self.pesapal_status(actor, transaction_id).await?;
@@ -322,6 +329,9 @@ impl Till {
     ) -> Result<(TransactionRow, bool), FlowError> {
         let expected = MoneyView::from_parts(row.amount_minor, row.currency.as_deref())
             .and_then(|m| Some(Money::new(m.minor, m.currency.parse().ok()?)));
+        if row.state.is_final() || row.outcome_message.as_deref() == Some(REVERSED_AFTER_PAID) {
+            return self.amend_pesapal(actor, row, status, expected).await;
+        }
         let (state, outcome, message, reference) = match status.status {
             PaymentStatus::Invalid => return Ok((row, false)),
             PaymentStatus::Completed => match expected.map(|e| status.confirms(&row.id, e)) {
@@ -374,6 +384,62 @@ impl Till {
         }
     }
 
+    /// Pesapal changed its answer about a final order. The money decides:
+    /// paid after a reported failure is completed (audited as such);
+    /// reversed after it was recorded as paid goes to a manager, since the
+    /// goods have most likely left the store. Anything else changes nothing.
+    async fn amend_pesapal(
+        &self,
+        actor: &str,
+        row: TransactionRow,
+        status: &TransactionStatus,
+        expected: Option<Money>,
+    ) -> Result<(TransactionRow, bool), FlowError> {
+        let (to, outcome, message, event) = match (row.state, status.status) {
+            (State::Failed, PaymentStatus::Completed) => match expected.map(|e| status.confirms(&row.id, e)) {
+                Some(Ok(())) => (
+                    State::Completed,
+                    Outcome::Success,
+                    format!(
+                        "Paid after Pesapal first reported it failed: paid by {} {}, confirmation {}",
+                        status.payment_method, status.payment_account, status.confirmation_code
+                    ),
+                    "checkout_paid_after_failure",
+                ),
+                Some(Err(mismatch)) => (
+                    State::Unknown,
+                    Outcome::Failure,
+                    format!("Paid after Pesapal first reported it failed, but {mismatch}: a manager must check it"),
+                    "checkout_paid_after_failure",
+                ),
+                None => return Ok((row, false)),
+            },
+            // A manager who settled it as paid already knew of the reversal.
+            (State::Completed, PaymentStatus::Reversed) if !super::resolved_by_manager(&row) => {
+                (State::Unknown, Outcome::Failure, REVERSED_AFTER_PAID.to_string(), "checkout_reversed")
+            }
+            _ => return Ok((row, false)),
+        };
+        let entry = AuditEntry {
+            provider: Some(PROVIDER.as_str().into()),
+            subject: row.code_masked.clone(),
+            transaction_id: Some(row.id.clone()),
+            amount_minor: row.amount_minor,
+            currency: row.currency.clone(),
+            ..AuditEntry::new(actor, event, outcome, format!("{} to {to}: {message}", row.state))
+        };
+        let finish = Finish { message, ..Finish::default() };
+        let (id, from) = (row.id.clone(), row.state);
+        match self.db(move |l| l.amend(&id, from, to, &finish, &entry)).await? {
+            Some(amended) => Ok((amended, true)),
+            // Another settler moved it first.
+            None => {
+                let id = row.id.clone();
+                Ok((self.db(move |l| l.transaction(&id)).await?.unwrap_or(row), false))
+            }
+        }
+    }
+
     /// The answer for the UI; the receipt prints only when `settled_now`.
     async fn status_of_row(
         &self,
@@ -405,15 +471,17 @@ impl Till {
         }
     }
 
-    /// For recovery: the status of an unknown checkout, if Pesapal can say.
+    /// For reconciling: Pesapal's word on an open checkout, or a changed
+    /// word on a final one, recorded once.
     pub(crate) async fn pesapal_verdict(&self, row: &TransactionRow) -> Option<TransactionRow> {
         let tracking = row.provider_reference.clone()?;
-        let status = self.pesapal().ok()?.transaction_status(&tracking).await.ok()?;
+        let status = self.pesapal().await.ok()?.transaction_status(&tracking).await.ok()?;
         let (settled, settled_now) = self.settle_pesapal("system", row.clone(), &status).await.ok()?;
         if settled_now && settled.state == State::Completed {
             self.print_receipt(&settled, None).await;
         }
-        settled.state.is_final().then_some(settled)
+        // Reported when it moved: to a final state, or out of one.
+        (settled_now && (settled.state.is_final() || row.state.is_final())).then_some(settled)
     }
 
     pub async fn register_pesapal_ipn(
@@ -423,7 +491,7 @@ impl Till {
         method: IpnNotificationType,
     ) -> Result<IpnSettings, FlowError> {
         let url = Url::parse(url.trim()).map_err(|_| invalid("invalid_url", "The IPN address is not a URL"))?;
-        let registered = self.pesapal()?.register_ipn(&url, method).await?;
+        let registered = self.pesapal().await?.register_ipn(&url, method).await?;
         self.choose_pesapal_ipn(actor, &registered.ipn_id).await
     }
 
@@ -448,7 +516,8 @@ impl Till {
         let env = self.pesapal_environment();
         let chosen = self.db(move |l| l.setting(PROVIDER.as_str(), env, IPN_KEY)).await?;
         let entries = self
-            .pesapal()?
+            .pesapal()
+            .await?
             .ipn_list()
             .await?
             .into_iter()

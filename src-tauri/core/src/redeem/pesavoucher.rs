@@ -16,7 +16,7 @@ impl Till {
     pub async fn validate_voucher(&self, cashier: &str, raw_code: &str) -> Result<ValidationResult, FlowError> {
         let cashier = require_cashier(cashier)?;
         let code = VoucherCode::parse(raw_code)?;
-        let client = self.pesavoucher()?;
+        let client = self.pesavoucher().await?;
         let answer = client.validate_voucher(&code).await;
         let (outcome, details) = match &answer {
             Ok(Validation::Valid(v)) => (Outcome::Success, format!("valid: {}", v.amount)),
@@ -62,7 +62,7 @@ impl Till {
         let mut r = Redemption::of_voucher(PROVIDER, cashier, &code);
         self.refuse_if_blocked(&r, true).await?;
 
-        let client = self.pesavoucher()?;
+        let client = self.pesavoucher().await?;
         let valid = match client.validate_voucher(&code).await? {
             Validation::Valid(v) => v,
             Validation::Invalid(mut reasons) => {
@@ -110,7 +110,7 @@ impl Till {
     /// not. Anything else (unreachable, not found) stays for a manager.
     pub(crate) async fn pesavoucher_verdict(&self, row: &TransactionRow) -> Option<(State, String)> {
         let code = row.voucher_code.as_deref().and_then(|c| VoucherCode::parse(c).ok())?;
-        let client = self.pesavoucher().ok()?;
+        let client = self.pesavoucher().await.ok()?;
         match client.validate_voucher(&code).await {
             Ok(Validation::Invalid(reasons)) => reasons.iter().find_map(|(d, m)| {
                 matches!(d, Decline::AlreadyRedeemed { .. })

@@ -74,7 +74,7 @@ impl Till {
                 message: format!("Keep the message to one line of up to {MAX_MESSAGE} characters"),
             });
         }
-        let client = self.pesavoucher()?;
+        let client = self.pesavoucher().await?;
         let r = Redemption {
             provider: ProviderId::PesaVoucher,
             cashier: &manager.name,

@@ -73,7 +73,7 @@ impl Till {
         let amount = parse_amount(raw_amount)?;
         let r = Redemption { amount, ..Redemption::of_voucher(PROVIDER, cashier, &code) };
         self.refuse_if_blocked(&r, false).await?;
-        let client = self.telesend()?;
+        let client = self.telesend().await?;
 
         let claim = Claim {
             id: uuid::Uuid::now_v7().to_string(),
@@ -144,7 +144,7 @@ impl Till {
         let verification = parse_verification(verification_code)?;
         let mut r = Redemption::of_voucher(PROVIDER, cashier, &code);
         self.refuse_if_blocked(&r, false).await?;
-        let client = self.telesend()?;
+        let client = self.telesend().await?;
         let (p, c) = (PROVIDER.as_str(), code.expose().to_string());
         let claim = self.db(move |l| l.open_claim_for(p, &c)).await?;
         r.amount = claim.as_ref().and_then(|c| c.amount_minor).map(|m| Money::new(m, telesend::CURRENCY));
@@ -209,7 +209,7 @@ impl Till {
     }
 
     pub async fn gift_denominations(&self) -> Result<Vec<DenominationView>, FlowError> {
-        let list = self.telesend()?.gift_denominations().await?;
+        let list = self.telesend().await?.gift_denominations().await?;
         Ok(list.into_iter().map(|d| DenominationView { id: d.id, active: d.active, amount: d.amount.into() }).collect())
     }
 }

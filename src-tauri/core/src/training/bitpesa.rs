@@ -99,6 +99,8 @@ pub struct SimTransaction {
     pub reads: u32,
     /// Answer without `paid_amount` (a test of a missing field).
     pub hide_paid_amount: bool,
+    /// Debits that funded it: more than one would be a payout paid twice.
+    pub debits: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -357,6 +359,11 @@ impl BitPesaSim {
         book.transactions.values().find(|t| t.id == id_or_external || t.external_id == id_or_external).cloned()
     }
 
+    /// Debits that funded the transaction with this id or `external_id`.
+    pub fn debits_for(&self, id_or_external: &str) -> u32 {
+        self.transaction(id_or_external).map_or(0, |t| t.debits)
+    }
+
     pub fn webhooks(&self) -> Vec<WebhookCall> {
         self.book.lock().unwrap().webhooks.clone()
     }
@@ -398,6 +405,7 @@ impl BitPesaSim {
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             reads: 0,
             hide_paid_amount: false,
+            debits: 0,
         };
         book.transactions.insert(id.clone(), t);
         id
@@ -742,6 +750,7 @@ impl BitPesaSim {
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             reads: 0,
             hide_paid_amount: false,
+            debits: 0,
         };
         book.transaction_creations += 1;
         let body = serde_json::to_string(&Obj { object: transaction_out(&sim) }).expect("serialises");
@@ -804,6 +813,7 @@ impl BitPesaSim {
             .insert(t.input.currency.code().into(), Money::new(balance.minor - t.input.minor, t.input.currency));
         book.debits += 1;
         let tx = book.transactions.get_mut(&id).expect("present");
+        tx.debits += 1;
         tx.paid = tx.input;
         tx.state = "received".into();
         tx.recipient_state = "pending".into();
