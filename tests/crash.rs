@@ -443,27 +443,7 @@ async fn pesapal_killed_before_the_payment_commit_records_it_once_on_restart() {
 // ---------------------------------------------------------------- BitPesa
 
 fn bitpesa_payout() -> Vec<&'static str> {
-    vec![
-        "payout",
-        "bitpesa",
-        "--corridor",
-        "KES::Mobile",
-        "--amount",
-        "1,500",
-        "--first-name",
-        "Amina",
-        "--last-name",
-        "Wanjiru",
-        "--phone",
-        "0712 345 678",
-        "--reason",
-        "Refund of order 123",
-        "--manager",
-        "Njeri",
-        "--wait",
-        "10",
-        "--json",
-    ]
+    support::bitpesa_payout_args(&["--wait", "10", "--json"])
 }
 
 /// What BitPesa holds for our payout: (its state, the debits that funded it).

@@ -518,25 +518,7 @@ async fn a_manager_sees_the_bitpesa_balances_and_pays_a_refund_from_the_cli() {
     let kes = balances.as_array().unwrap().iter().find(|b| b["currency"] == "KES").unwrap().clone();
     assert_eq!(kes["amount"]["display"], "KES 500,000.00");
 
-    let pay = [
-        "payout",
-        "bitpesa",
-        "--corridor",
-        "KES::Mobile",
-        "--amount",
-        "1,500",
-        "--first-name",
-        "Amina",
-        "--last-name",
-        "Wanjiru",
-        "--phone",
-        "0712 345 678",
-        "--reason",
-        "Refund of order 123",
-        "--manager",
-        "Njeri",
-        "--json",
-    ];
+    let pay = support::bitpesa_payout_args(&["--json"]);
     let (code, paid) = till.run_json(&pay);
     assert_eq!(code, 0, "{paid}");
     assert_eq!(paid["state"], "completed");

@@ -285,3 +285,28 @@ pub fn cups_pdf_output(id: &str) -> impl Fn() -> Option<PathBuf> {
         )
     }
 }
+
+/// `kaunta payout bitpesa` for a KES 1,500 M-Pesa refund to Amina Wanjiru,
+/// approved by the manager Njeri, followed by `extra` arguments.
+pub fn bitpesa_payout_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "payout",
+        "bitpesa",
+        "--corridor",
+        "KES::Mobile",
+        "--amount",
+        "1,500",
+        "--first-name",
+        "Amina",
+        "--last-name",
+        "Wanjiru",
+        "--phone",
+        "0712 345 678",
+        "--reason",
+        "Refund of order 123",
+        "--manager",
+        "Njeri",
+    ];
+    args.extend_from_slice(extra);
+    args
+}

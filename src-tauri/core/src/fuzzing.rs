@@ -11,12 +11,14 @@ use crate::FlowError;
 use crate::money::{Currency, Money};
 use crate::providers::{bitpesa, giftpesa, pesapal, pesavoucher, telesend};
 
-/// Longest message a cashier is shown (tests/support/mod.rs `MAX_MESSAGE`).
+/// Longest message a cashier is shown (a sentence or three); the tests'
+/// `assert_plain` holds every message to it too.
 pub const MAX_MESSAGE: usize = 400;
 
-/// Pieces of text a parser must never put into a cashier's message unless
-/// the provider wrote them in a JSON string (its own words, quoted): raw
-/// markup or JSON, and internals (tests/support/mod.rs `NOT_PLAIN`).
+/// Pieces of text that must never reach a cashier's message: raw markup or
+/// JSON, transport internals, paths and debug dumps. The tests' `assert_plain`
+/// forbids them outright; a fuzz target allows them only where the provider
+/// wrote them in a JSON string (its own words, quoted).
 pub const NOT_PLAIN: &[&str] = &[
     "{",
     "}",

@@ -58,6 +58,25 @@ impl AuditEntry {
             details: details.into(),
         }
     }
+
+    /// An entry about one transaction, naming its provider, masked code,
+    /// id, amount and currency.
+    pub fn about(
+        row: &super::TransactionRow,
+        actor: &str,
+        event: &'static str,
+        outcome: Outcome,
+        details: impl Into<String>,
+    ) -> Self {
+        AuditEntry {
+            provider: Some(row.provider.clone()),
+            subject: row.code_masked.clone(),
+            transaction_id: Some(row.id.clone()),
+            amount_minor: row.amount_minor,
+            currency: row.currency.clone(),
+            ..AuditEntry::new(actor, event, outcome, details)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -308,19 +308,13 @@ impl Ledger {
             if row.state != State::Pending || !lease::is_abandoned(data_dir, &row.owner) {
                 continue;
             }
-            let audit = AuditEntry {
-                provider: Some(row.provider.clone()),
-                subject: row.code_masked.clone(),
-                transaction_id: Some(row.id.clone()),
-                amount_minor: row.amount_minor,
-                currency: row.currency.clone(),
-                ..AuditEntry::new(
-                    actor,
-                    "crash_recovered",
-                    super::Outcome::Info,
-                    "the process that sent this request stopped before recording the answer; outcome unknown",
-                )
-            };
+            let audit = AuditEntry::about(
+                &row,
+                actor,
+                "crash_recovered",
+                super::Outcome::Info,
+                "the process that sent this request stopped before recording the answer; outcome unknown",
+            );
             let finish = Finish {
                 message: "Kaunta stopped before the provider's answer was recorded".into(),
                 ..Finish::default()

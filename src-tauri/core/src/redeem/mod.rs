@@ -410,14 +410,7 @@ impl Till {
             // A payout BitPesa holds is settled by BitPesa's word, not by hand.
             self.bitpesa_manual_resolution(&row, to).await?;
         }
-        let entry = AuditEntry {
-            provider: Some(row.provider.clone()),
-            subject: row.code_masked.clone(),
-            transaction_id: Some(row.id.clone()),
-            amount_minor: row.amount_minor,
-            currency: row.currency.clone(),
-            ..AuditEntry::new(&manager, "resolved_by_manager", Outcome::Info, format!("{to}: {reason}"))
-        };
+        let entry = AuditEntry::about(&row, &manager, "resolved_by_manager", Outcome::Info, format!("{to}: {reason}"));
         let finish = Finish { message: format!("{RESOLVED_BY}{manager}: {reason}"), ..Finish::default() };
         let id = row.id.clone();
         self.db(move |l| l.finish(&id, to, &finish, &entry)).await

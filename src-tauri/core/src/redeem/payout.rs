@@ -828,14 +828,8 @@ impl Till {
             self.refresh_row(&by.name, row).await?;
             return Err(invalid("cannot_cancel", "This payout has already been paid out: it cannot be cancelled"));
         }
-        let entry = |outcome, details: String| AuditEntry {
-            provider: Some(PROVIDER.as_str().into()),
-            subject: row.code_masked.clone(),
-            transaction_id: Some(row.id.clone()),
-            amount_minor: row.amount_minor,
-            currency: row.currency.clone(),
-            ..AuditEntry::new(&by.name, "payout_cancel_requested", outcome, details)
-        };
+        let entry =
+            |outcome, details: String| AuditEntry::about(&row, &by.name, "payout_cancel_requested", outcome, details);
         if !matches!(recipient.state.as_str(), "canceled" | "refunded") {
             match client.cancel_recipient(&recipient.id).await {
                 Ok(r) => {
@@ -1101,14 +1095,7 @@ impl Till {
         };
         let lookup = id.to_string();
         let row = self.db(move |l| l.transaction(&lookup)).await?.ok_or(FlowError::NoSuchTransaction)?;
-        let entry = AuditEntry {
-            provider: Some(PROVIDER.as_str().into()),
-            subject: row.code_masked.clone(),
-            transaction_id: Some(row.id.clone()),
-            amount_minor: row.amount_minor,
-            currency: row.currency.clone(),
-            ..AuditEntry::new(actor, "payout_outcome", outcome, details)
-        };
+        let entry = AuditEntry::about(&row, actor, "payout_outcome", outcome, details);
         let finish = Finish { message, ..finish.unwrap_or_default() };
         let id = row.id.clone();
         self.db(move |l| l.finish(&id, state, &finish, &entry)).await
@@ -1237,14 +1224,7 @@ impl Till {
             return Ok((row, false));
         }
         let event = if state == State::Pending { "reconciled" } else { "payout_outcome" };
-        let entry = AuditEntry {
-            provider: Some(PROVIDER.as_str().into()),
-            subject: row.code_masked.clone(),
-            transaction_id: Some(row.id.clone()),
-            amount_minor: row.amount_minor,
-            currency: row.currency.clone(),
-            ..AuditEntry::new(actor, event, outcome, format!("{state}: {message}"))
-        };
+        let entry = AuditEntry::about(&row, actor, event, outcome, format!("{state}: {message}"));
         let name = recipient.and_then(|r| recipient_name(&r.payout_method.as_ref()?.details));
         let finish =
             Finish { provider_reference: Some(t.id.clone()), customer_name: name, message, ..Finish::default() };

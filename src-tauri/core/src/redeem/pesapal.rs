@@ -362,14 +362,7 @@ impl Till {
         if state == row.state {
             return Ok((row, false));
         }
-        let entry = AuditEntry {
-            provider: Some(PROVIDER.as_str().into()),
-            subject: row.code_masked.clone(),
-            transaction_id: Some(row.id.clone()),
-            amount_minor: row.amount_minor,
-            currency: row.currency.clone(),
-            ..AuditEntry::new(actor, "checkout_outcome", outcome, format!("{state}: {message}"))
-        };
+        let entry = AuditEntry::about(&row, actor, "checkout_outcome", outcome, format!("{state}: {message}"));
         // The order tracking id stays the reference: it is how Pesapal is asked.
         let finish = Finish { provider_reference: reference, message, ..Finish::default() };
         let id = row.id.clone();
@@ -420,14 +413,7 @@ impl Till {
             }
             _ => return Ok((row, false)),
         };
-        let entry = AuditEntry {
-            provider: Some(PROVIDER.as_str().into()),
-            subject: row.code_masked.clone(),
-            transaction_id: Some(row.id.clone()),
-            amount_minor: row.amount_minor,
-            currency: row.currency.clone(),
-            ..AuditEntry::new(actor, event, outcome, format!("{} to {to}: {message}", row.state))
-        };
+        let entry = AuditEntry::about(&row, actor, event, outcome, format!("{} to {to}: {message}", row.state));
         let finish = Finish { message, ..Finish::default() };
         let (id, from) = (row.id.clone(), row.state);
         match self.db(move |l| l.amend(&id, from, to, &finish, &entry)).await? {

@@ -90,20 +90,14 @@ impl Till {
     /// asked but the answer never reached the ledger (a failed write, a
     /// stopped flow). It becomes `unknown`, like a crashed process's row.
     async fn mark_unrecorded(&self, actor: &str, row: TransactionRow) -> Result<TransactionRow, FlowError> {
-        let entry = AuditEntry {
-            provider: Some(row.provider.clone()),
-            subject: row.code_masked.clone(),
-            transaction_id: Some(row.id.clone()),
-            amount_minor: row.amount_minor,
-            currency: row.currency.clone(),
-            ..AuditEntry::new(
-                actor,
-                "outcome_unrecorded",
-                Outcome::Info,
-                "the provider was asked but its answer was not recorded (the write failed or the flow stopped); \
+        let entry = AuditEntry::about(
+            &row,
+            actor,
+            "outcome_unrecorded",
+            Outcome::Info,
+            "the provider was asked but its answer was not recorded (the write failed or the flow stopped); \
                  outcome unknown",
-            )
-        };
+        );
         let finish = Finish { message: "Kaunta could not record the provider's answer".into(), ..Finish::default() };
         let id = row.id.clone();
         match self.db(move |l| l.finish(&id, State::Unknown, &finish, &entry)).await {
@@ -119,19 +113,13 @@ impl Till {
     /// PesaVoucher's word on an unknown redemption, recorded once.
     async fn settle_pesavoucher(&self, actor: &str, row: &TransactionRow) -> Result<Option<TransactionRow>, FlowError> {
         let Some((state, message)) = self.pesavoucher_verdict(row).await else { return Ok(None) };
-        let entry = AuditEntry {
-            provider: Some(row.provider.clone()),
-            subject: row.code_masked.clone(),
-            transaction_id: Some(row.id.clone()),
-            amount_minor: row.amount_minor,
-            currency: row.currency.clone(),
-            ..AuditEntry::new(
-                actor,
-                "reconciled",
-                if state == State::Completed { Outcome::Success } else { Outcome::Failure },
-                message.clone(),
-            )
-        };
+        let entry = AuditEntry::about(
+            row,
+            actor,
+            "reconciled",
+            if state == State::Completed { Outcome::Success } else { Outcome::Failure },
+            message.clone(),
+        );
         let id = row.id.clone();
         let finish = Finish { message, ..Finish::default() };
         match self.db(move |l| l.finish(&id, state, &finish, &entry)).await {

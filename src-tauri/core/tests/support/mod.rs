@@ -37,33 +37,10 @@ pub fn options() -> TillOptions {
 
 pub const ACTIVE: &str = "NLV-DTUMJQ6ILG9WNISE";
 
-/// Pieces of text that must never reach a cashier's screen: raw JSON or
-/// markup from a provider, transport internals, paths and debug dumps.
-pub const NOT_PLAIN: &[&str] = &[
-    "{",
-    "}",
-    "<",
-    ">",
-    "reqwest",
-    "hyper",
-    "serde",
-    "IncompleteMessage",
-    "Error(",
-    "Some(",
-    "kind:",
-    "line 1 column",
-    "EOF while parsing",
-    "http://",
-    "https://",
-    "127.0.0.1",
-    "panicked",
-    "backtrace",
-    ".rs:",
-    "\\u",
-];
-
-/// Longest message a cashier is shown (a sentence or three).
-pub const MAX_MESSAGE: usize = 400;
+/// What must never reach a cashier's screen (raw JSON or markup, transport
+/// internals, paths, debug dumps) and the longest message: one list, shared
+/// with the fuzz targets.
+pub use kaunta_core::fuzzing::{MAX_MESSAGE, NOT_PLAIN};
 
 /// Asserts `message` is plain words for a cashier: bounded, one line, no
 /// markup, JSON or internals. `cell` names the case in the failure.
