@@ -255,19 +255,7 @@ async fn telesend_killed_before_the_outcome_commit_waits_for_a_manager() {
 // ---------------------------------------------------------------- GiftPesa
 
 fn giftpesa_redeem() -> Vec<&'static str> {
-    vec![
-        "redeem",
-        "giftpesa",
-        "--name",
-        "Jane Doe",
-        "--phone",
-        "0720123456",
-        "--amount",
-        "100",
-        "--cashier",
-        "amina",
-        "--json",
-    ]
+    support::giftpesa_redeem_args("100", &[])
 }
 
 /// Redemptions GiftPesa applied (keyed by our transaction id: any id counts).
@@ -387,33 +375,39 @@ async fn pesapal_killed_before_the_intent_commit_leaves_nothing_and_a_new_checko
     assert_eq!(pesapal_orders(&sim).await.len(), 1);
 }
 
-/// The order was never opened, or opened with its tracking id lost: Pesapal
-/// can only be asked about an order by its tracking id, so the restart
-/// leaves the checkout `unknown` for a manager, records no payment, and the
-/// manager closes it.
+/// The order was never opened, or opened with its tracking id lost: either
+/// way its payment link was never shown, so nobody could pay it. The
+/// restart records it `failed` with no payment, as a running till does when
+/// SubmitOrderRequest's answer is lost; no manager is needed.
 async fn pesapal_submit_crash(fault: &str, orders: usize) {
     let sim = Simulator::start();
     let till = Till::new(&sim.training_config());
-    till.add_manager("Njeri");
     kill_at(&sim, &till, &pesapal_checkout("30"), "pesapal", "SubmitOrderRequest", json!({"kind": fault})).await;
     let id = the_id(&till, "pesapal");
     assert_eq!(states(&till, "pesapal"), ["pending"]);
 
-    assert_in_manager_queue(&till, &id);
+    let (code, answer) = restart(&till);
+    assert_eq!(code, 0, "nothing left for a manager: {answer}");
+    assert_eq!(answer["settled"][0]["id"], id.as_str(), "{answer}");
+    assert_eq!(answer["settled"][0]["state"], "failed", "{answer}");
+    assert_eq!(answer["still_open"], json!([]), "{answer}");
+    assert_eq!(states(&till, "pesapal"), ["failed"]);
+    assert!(till.audit_events().iter().any(|e| e == "checkout_never_shown"), "{:?}", till.audit_events());
+    assert!(!till.audit_events().iter().any(|e| e == "crash_recovered"), "{:?}", till.audit_events());
     assert_eq!(pesapal_orders(&sim).await.len(), orders);
     assert_eq!(checkout_outcomes(&till), 0, "no payment recorded");
-    resolve(&till, &id, "failed");
-    assert_eq!(restart(&till).0, 0, "nothing left for a manager");
+    let (code, again) = restart(&till);
+    assert_eq!((code, &again["settled"], &again["still_open"]), (0, &json!([]), &json!([])), "{again}");
     assert_audit_verifies(&till);
 }
 
 #[tokio::test]
-async fn pesapal_killed_before_the_order_was_opened_waits_for_a_manager() {
+async fn pesapal_killed_before_the_order_was_opened_fails_with_no_payment() {
     pesapal_submit_crash("hang_before_apply", 0).await;
 }
 
 #[tokio::test]
-async fn pesapal_killed_after_the_order_was_opened_waits_for_a_manager() {
+async fn pesapal_killed_after_the_order_was_opened_fails_with_no_payment() {
     pesapal_submit_crash("hang_after_apply", 1).await;
 }
 

@@ -300,9 +300,24 @@ async fn a_cashier_redeems_a_giftpesa_balance_at_the_till() {
         wait_for(&c, "#redeem-success").await;
         assert_eq!(text(&c, "#success-message").await, "KES 400.00 redeemed: hand over the goods");
         screenshot(&c, "giftpesa-success.png").await;
+
+        // The next customer is the same, for the same amount: taken for a
+        // double submission until the cashier confirms a second purchase.
+        press(&c, "\u{E007}").await;
+        wait_for(&c, "#giftpesa-panel[data-step='form']").await;
+        wait_for(&c, "#gp-name").await.send_keys("Jane Doe\u{E007}").await.unwrap();
+        wait_for(&c, "#gp-phone").await.send_keys("0720123456\u{E007}").await.unwrap();
+        wait_for(&c, "#gp-amount").await.send_keys("400\u{E007}").await.unwrap();
+        wait_for(&c, "#gp-remarks").await.send_keys("\u{E039}").await.unwrap();
+        wait_for(&c, "#gp-error[data-code='just_redeemed']").await;
+        assert_eq!(till.states_of("254720123456"), ["completed"], "nothing sent before the confirmation");
+        assert!(text(&c, "#gp-redeem[data-confirm='true']").await.starts_with("Redeem again"));
+        wait_for(&c, "#gp-remarks").await.send_keys("\u{E039}").await.unwrap();
+        wait_for(&c, "#redeem-success").await;
         c.close().await.unwrap();
         drop(driver);
-        assert_eq!(till.states_of("254720123456"), ["completed"]);
+        assert_eq!(till.states_of("254720123456"), ["completed", "completed"]);
+        assert!(till.audit_events().iter().any(|e| e == "repeat_confirmed"));
     })
     .await
 }
@@ -504,6 +519,12 @@ async fn a_manager_adds_a_cashier_and_sends_a_refund_from_the_back_office() {
         assert!(std::path::Path::new(&pdf).is_file(), "{pdf}");
         screenshot(&c, "back-office-z-report.png").await;
 
+        // Reprint Z on the closed shift: a copy beside the original, marked REPRINT.
+        wait_for(&c, "button[data-reprint]").await.click().await.unwrap();
+        let copy = text(&c, "#shift-reprint-path").await;
+        assert!(copy.ends_with("-z-reprint-1.pdf") && std::path::Path::new(&copy).is_file(), "{copy}");
+        assert!(text(&c, "#shift-reprint-result").await.contains("Z report reprinted"));
+
         // Esc closes the back office and ends the approval; sign out, sign in as the cashier.
         press(&c, "\u{E00C}").await;
         wait_for(&c, "#sign-out").await.click().await.unwrap();
@@ -531,9 +552,16 @@ async fn a_manager_adds_a_cashier_and_sends_a_refund_from_the_back_office() {
             ("create_voucher", "completed", 75_000, "Njeri")
         );
         let events = till.audit_events();
-        for expected in
-            ["staff_added", "manager_pin", "sign_in", "sign_out", "redeem_outcome", "shift_opened", "shift_closed"]
-        {
+        for expected in [
+            "staff_added",
+            "manager_pin",
+            "sign_in",
+            "sign_out",
+            "redeem_outcome",
+            "shift_opened",
+            "shift_closed",
+            "shift_report_reprinted",
+        ] {
             assert!(events.iter().any(|e| e == expected), "{expected} missing from {events:?}");
         }
         assert_eq!(till.run(&["audit", "verify"]).status.code(), Some(0));

@@ -96,6 +96,10 @@ pub enum Command {
         /// GiftPesa: remarks for the transaction.
         #[arg(long)]
         remarks: Option<String>,
+        /// GiftPesa: this customer was just given the same amount, and this
+        /// is a second purchase (without it such a repeat is refused).
+        #[arg(long)]
+        confirm_repeat: bool,
         /// Telesend: the SMS code the customer received (none for anonymous vouchers).
         #[arg(long)]
         verification_code: Option<String>,
@@ -407,6 +411,17 @@ pub enum ShiftAction {
         #[arg(long)]
         json: bool,
     },
+    /// A closed shift's Z report again, from the figures its close kept,
+    /// marked REPRINT: saved as reports/<SHIFT_ID>-z-reprint-N.pdf and
+    /// printed when printing is on. A manager's approval: --manager NAME
+    /// and KAUNTA_MANAGER_PIN. Exit 1 if the copy was not saved or printed.
+    Reprint {
+        shift_id: String,
+        #[arg(long)]
+        manager: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -570,6 +585,7 @@ async fn run(command: Command, data_dir: PathBuf) -> u8 {
         | Command::Webhook { action: WebhookAction::Verify { json, .. } } => *json,
         Command::Audit { action: AuditAction::Verify { json } } => *json,
         Command::Shift { action: ShiftAction::Report { json, .. } } => *json,
+        Command::Shift { action: ShiftAction::Reprint { json, .. } } => *json,
         Command::Credentials { action: CredentialsAction::Status { json } } => *json,
         Command::Staff { action: StaffAction::List { json } } => *json,
         _ => false,
@@ -616,6 +632,7 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             amount,
             till: till_no,
             remarks,
+            confirm_repeat,
             verification_code,
             json,
         } => {
@@ -634,6 +651,7 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
                         amount: amount.unwrap_or_default(),
                         till: till_no,
                         remarks,
+                        confirm_repeat,
                     };
                     till.redeem_giftpesa(&cashier, &input).await?
                 }
@@ -916,6 +934,25 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             }
             Ok(EXIT_OK)
         }
+        Command::Shift { action: ShiftAction::Reprint { shift_id, manager, json } } => {
+            let till = open(data_dir).await?;
+            let by = approve(&till, &manager).await?;
+            let copy = till.reprint_z(&by, &shift_id).await?;
+            let d = &copy.delivery;
+            if json {
+                print_json(&copy);
+            } else {
+                println!("REPRINT of the Z report, for {}", by.name);
+                print_shift_report(&copy.report);
+                match (&d.print_error, &d.printer) {
+                    (Some(e), _) => println!("saved {} (not printed: {e})", d.path),
+                    (None, Some(p)) if d.printed => println!("printed on {p}, saved {}", d.path),
+                    _ => println!("saved {}", d.path),
+                }
+            }
+            // Saved but not printed as asked is still a failure a script must see.
+            Ok(if d.print_error.is_none() { EXIT_OK } else { EXIT_DECLINED })
+        }
         Command::Staff { action: StaffAction::Add { name, role, manager } } => {
             let till = open(data_dir).await?;
             let pin = pin_from_env("KAUNTA_NEW_PIN")?;
@@ -1142,7 +1179,7 @@ fn print_history_totals(totals: &kaunta_core::ledger::history::HistoryTotals) {
     println!("{} transaction(s)", totals.count);
 }
 
-/// The X report as text: the shift, then per currency, provider and status, cashier.
+/// An X or Z report as text: the shift, then per currency, provider and status, cashier.
 fn print_shift_report(r: &kaunta_core::shift::ShiftReport) {
     let shown = |m: &Option<kaunta_core::till::MoneyView>| m.as_ref().map_or(String::new(), |m| m.display.clone());
     let training = |t: bool| if t { " TRAINING" } else { "" };

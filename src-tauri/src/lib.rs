@@ -57,6 +57,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
         commands::shifts::shift_open,
         commands::shifts::shift_x_report,
         commands::shifts::shift_close,
+        commands::shifts::shift_reprint_z,
         commands::shifts::shift_list,
         commands::history::history_page,
         commands::history::history_totals,

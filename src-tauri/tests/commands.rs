@@ -571,3 +571,33 @@ fn the_cashier_screen_reads_each_providers_status() {
         assert_eq!(p["message"], Value::Null);
     }
 }
+
+#[test]
+fn a_manager_reprints_a_closed_shifts_z_report_over_ipc() {
+    let h = harness();
+    sign_in(&h, "Njeri");
+    // The first transaction opens the shift.
+    call(&h.main, "redeem_voucher", json!({"provider": "pesavoucher", "code": "TRN-ACTIVE-1200"})).unwrap();
+    let open = call(&h.main, "shift_current", json!({})).unwrap();
+    let id = open["id"].as_str().unwrap().to_string();
+    let refused = call(&h.main, "shift_reprint_z", json!({"shiftId": id})).unwrap_err();
+    assert_eq!(refused["code"], "manager_required");
+
+    call(&h.main, "manager_unlock", json!({"name": "Njeri", "pin": PIN})).unwrap();
+    let e = call(&h.main, "shift_reprint_z", json!({"shiftId": id})).unwrap_err();
+    assert_eq!(e["code"], "shift_not_closed", "{e}");
+    let closed = call(&h.main, "shift_close", json!({})).unwrap();
+    assert_eq!(closed["report"]["reprint"], Value::Null);
+
+    let copy = call(&h.main, "shift_reprint_z", json!({"shiftId": id})).unwrap();
+    assert_eq!(copy["report"]["reprint"]["by"], "Njeri", "{copy}");
+    for figure in ["count", "by_currency", "by_provider", "by_cashier", "audit_head", "store_name", "until"] {
+        assert_eq!(copy["report"][figure], closed["report"][figure], "{figure}");
+    }
+    let path = copy["delivery"]["path"].as_str().unwrap();
+    assert!(path.ends_with(&format!("{id}-z-reprint-1.pdf")), "{path}");
+    assert_ne!(path, closed["delivery"]["path"].as_str().unwrap());
+
+    let e = call(&h.main, "shift_reprint_z", json!({"shiftId": "nope"})).unwrap_err();
+    assert_eq!(e, json!({"code": "shift_not_found", "message": "There is no shift nope at this till"}));
+}

@@ -286,6 +286,26 @@ pub fn cups_pdf_output(id: &str) -> impl Fn() -> Option<PathBuf> {
     }
 }
 
+/// `kaunta redeem giftpesa` for Jane Doe (0720 123 456, the simulator's
+/// KES 1,000 balance) by the cashier amina, `--json`, followed by `extra`.
+pub fn giftpesa_redeem_args<'a>(amount: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "redeem",
+        "giftpesa",
+        "--name",
+        "Jane Doe",
+        "--phone",
+        "0720123456",
+        "--amount",
+        amount,
+        "--cashier",
+        "amina",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// `kaunta payout bitpesa` for a KES 1,500 M-Pesa refund to Amina Wanjiru,
 /// approved by the manager Njeri, followed by `extra` arguments.
 pub fn bitpesa_payout_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {

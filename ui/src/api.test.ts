@@ -90,7 +90,7 @@ describe('commands', () => {
 
   it('passes the GiftPesa arguments under the contract keys', async () => {
     invoke.mockResolvedValue(null);
-    const input = { name: 'Jane Doe', phone: '+254720123456', amount: '1000', till: null, remarks: null };
+    const input = { name: 'Jane Doe', phone: '+254720123456', amount: '1000', till: null, remarks: null, confirm_repeat: false };
     await api.giftpesaRedeem(input);
     await api.giftpesaSettings();
     await api.giftpesaMerchants();

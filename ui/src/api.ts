@@ -26,6 +26,7 @@ import type {
   Redemption,
   ShiftClosed,
   ShiftReportOutcome,
+  ShiftReprinted,
   ShiftRow,
   Role,
   StaffChange,
@@ -232,6 +233,9 @@ export const shiftXReport = (print = false): Promise<ShiftReportOutcome> => call
 
 /** Managers only: closes the shift; the Z report and where its PDF went. */
 export const shiftClose = (): Promise<ShiftClosed> => call('shift_close');
+
+/** Managers only: a closed shift's Z report again, from the figures its close kept, marked REPRINT. */
+export const shiftReprintZ = (shiftId: string): Promise<ShiftReprinted> => call('shift_reprint_z', { shiftId });
 
 export const shiftList = (limit = 50): Promise<ShiftRow[]> => call('shift_list', { limit });
 

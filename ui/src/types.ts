@@ -133,6 +133,8 @@ export interface GiftPesaInput {
   /** null: the store's configured till. */
   till: string | null;
   remarks: string | null;
+  /** The cashier confirms a second redemption just after an identical one (`just_redeemed`). */
+  confirm_repeat: boolean;
 }
 
 export interface GiftPesaSettings {
@@ -316,11 +318,19 @@ export interface ShiftReport {
   by_provider: GroupLine[];
   by_cashier: CashierLine[];
   audit_head: { seq: number; hash: string } | null;
+  /** A copy of a Z report made after the close: who asked, and when (RFC 3339 UTC). */
+  reprint: { by: string; at: string } | null;
 }
 
 export interface ShiftReportOutcome {
   report: ShiftReport;
   delivery: ReceiptView | null;
+}
+
+/** A closed shift's Z report again, from the figures its close kept, and where the copy went. */
+export interface ShiftReprinted {
+  report: ShiftReport;
+  delivery: ReceiptView;
 }
 
 export interface ShiftClosed {

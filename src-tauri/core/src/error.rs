@@ -55,6 +55,8 @@ pub enum FlowError {
     Simulator(String),
     #[error(transparent)]
     Staff(#[from] crate::staff::StaffError),
+    #[error(transparent)]
+    Reprint(#[from] crate::shift::ReprintError),
 }
 
 impl FlowError {
@@ -80,6 +82,7 @@ impl FlowError {
             FlowError::Receipt(_) => "receipt",
             FlowError::Simulator(_) => "simulator",
             FlowError::Staff(e) => e.code(),
+            FlowError::Reprint(e) => e.code(),
         }
     }
 

@@ -107,9 +107,8 @@ impl Till {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
+    use crate::Till;
     use crate::ledger::history::HistoryFilter;
-    use crate::{Till, TillOptions};
 
     fn insert(till: &Till, id: &str, provider: &str, state: &str, amount: i64, currency: &str, training: bool) {
         let conn = rusqlite::Connection::open(till.ledger().path()).unwrap();
@@ -125,12 +124,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_history_report_is_written_where_exports_go_and_audited() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.receipt.print = false;
-        config.save(dir.path()).unwrap();
-        let options = TillOptions { keyring_service: format!("kaunta-test-{}", uuid::Uuid::now_v7()) };
-        let till = Till::open(dir.path(), options).await.unwrap();
+        let (_dir, till) = crate::till::test_till().await;
         insert(&till, "a", "pesavoucher", "completed", 120_050, "KES", false);
         insert(&till, "b", "pesavoucher", "completed", 30_000, "KES", false);
         insert(&till, "c", "telesend", "failed", 50_000, "ETB", false);

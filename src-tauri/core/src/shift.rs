@@ -2,6 +2,8 @@
 //! X report shows the running shift's figures; closing makes the Z report,
 //! keeps the audit log's head on it and in the keyring (the anchor that
 //! verification checks the log against), saves it as PDF and prints it.
+//! A manager may reprint any closed shift's Z report later: the figures the
+//! close kept, marked REPRINT, saved beside the original, never over it.
 //!
 //! One report model serves the window, the command line and the PDF.
 
@@ -10,7 +12,7 @@ use serde::Serialize;
 use crate::FlowError;
 use crate::ledger::anchor::{AnchoredVerification, AuditAnchor};
 use crate::ledger::history::{CurrencyTotal, HistoryTotals, TotalsGroup};
-use crate::ledger::shifts::{Closed, Opened, ShiftFigures, ShiftRow};
+use crate::ledger::shifts::{Closed, Kept, KeptZ, Opened, ShiftFigures, ShiftRow};
 use crate::ledger::{AuditEntry, Outcome};
 use crate::providers::ProviderId;
 use crate::receipt::{self, Delivery};
@@ -70,6 +72,13 @@ pub struct CashierLine {
     pub by_currency: Vec<CurrencyLine>,
 }
 
+/// Who asked for a copy of a Z report, and when (RFC 3339 UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reprint {
+    pub by: String,
+    pub at: String,
+}
+
 /// The audit log's last row when the shift closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditHead {
@@ -98,6 +107,8 @@ pub struct ShiftReport {
     pub by_cashier: Vec<CashierLine>,
     /// Z only.
     pub audit_head: Option<AuditHead>,
+    /// A copy made after the close (Z only), printed marked REPRINT.
+    pub reprint: Option<Reprint>,
 }
 
 impl ShiftReport {
@@ -132,6 +143,7 @@ impl ShiftReport {
                     by_currency: lines(&c.totals),
                 })
                 .collect(),
+            reprint: None,
         }
     }
 
@@ -159,6 +171,41 @@ impl ShiftReport {
 pub struct ReportOutcome {
     pub report: ShiftReport,
     pub delivery: Option<Delivery>,
+}
+
+/// A Z report reprinted, and where its copy went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZReprinted {
+    pub report: ShiftReport,
+    pub delivery: Delivery,
+}
+
+/// Why a Z report cannot be reprinted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReprintError {
+    #[error("There is no shift {0} at this till")]
+    NoSuchShift(String),
+    #[error("This shift is still open: its Z report is printed when a manager closes it")]
+    NotClosed,
+    #[error(
+        "This shift closed before Kaunta kept Z report figures for reprinting: use the PDF saved at its close, in the reports folder"
+    )]
+    NotKept,
+    #[error(
+        "The Z report figures kept for this shift were changed after it closed: they no longer match the audit log. Use the PDF saved at its close, and check the audit log"
+    )]
+    Altered,
+}
+
+impl ReprintError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReprintError::NoSuchShift(_) => "shift_not_found",
+            ReprintError::NotClosed => "shift_not_closed",
+            ReprintError::NotKept => "z_report_not_kept",
+            ReprintError::Altered => "z_report_altered",
+        }
+    }
 }
 
 /// The Z report, its PDF, and whether the audit head was kept in the keyring.
@@ -262,9 +309,10 @@ impl Till {
         let training = self.is_training();
         let entry = AuditEntry::new(&by.name, "shift_closed", Outcome::Success, "");
         let (name, till_id) = (by.name.clone(), self.config().till_id.clone());
+        let store = self.config().store_name.clone();
         let closed = self
             .db(move |l| {
-                l.close_shift(&name, training, &entry, |shift, figures| {
+                l.close_shift(&name, &store, training, &entry, |shift, figures| {
                     let report = ShiftReport::new(ReportKind::Z, "", shift.clone(), String::new(), training, figures);
                     format!("Z report of the shift opened by {} at {}: {}", shift.opened_by, till_id, report.summary())
                 })
@@ -301,6 +349,45 @@ impl Till {
         Ok(ShiftClosed { report, delivery, anchored: anchor_error.is_none(), anchor_error })
     }
 
+    /// A copy of a closed shift's Z report (managers only): the figures,
+    /// store name and training flag its close kept, marked REPRINT with who
+    /// asked and when, saved as `reports/<shift id>-z-reprint-N.pdf` and
+    /// printed when printing is on. A shift closed before figures were kept
+    /// is refused rather than recounted: a recount may differ from the original.
+    pub async fn reprint_z(&self, by: &Staff, shift_id: &str) -> Result<ZReprinted, FlowError> {
+        if !by.is_manager() {
+            return Err(StaffError::NotManager.into());
+        }
+        let id = shift_id.trim().to_string();
+        let found = self.db(move |l| l.shift_with_kept_z(&id)).await?;
+        let (shift, kept) =
+            found.ok_or_else(|| ReprintError::NoSuchShift(crate::text::excerpt(shift_id.trim(), 40)))?;
+        let Some(until) = shift.closed_at.clone() else {
+            return Err(ReprintError::NotClosed.into());
+        };
+        let KeptZ { store_name, training, figures } = match kept {
+            Kept::Figures(kept) => kept,
+            Kept::Nothing => return Err(ReprintError::NotKept.into()),
+            Kept::Altered => {
+                let entry = AuditEntry {
+                    subject: Some(shift.id.clone()),
+                    ..AuditEntry::new(
+                        &by.name,
+                        "shift_report_reprint_refused",
+                        Outcome::Failure,
+                        "the Z report figures kept on the shift no longer match its shift_closed audit row",
+                    )
+                };
+                self.audit(entry).await?;
+                return Err(ReprintError::Altered.into());
+            }
+        };
+        let mut report = ShiftReport::new(ReportKind::Z, &store_name, shift, until, training, &figures);
+        report.reprint = Some(Reprint { by: by.name.clone(), at: crate::ledger::now_text() });
+        let delivery = self.deliver_report(&report, &by.name).await;
+        Ok(ZReprinted { report, delivery })
+    }
+
     /// This till's shifts, newest first.
     pub async fn list_shifts(&self, limit: u32) -> Result<Vec<ShiftRow>, FlowError> {
         self.db(move |l| l.recent_shifts(limit)).await
@@ -316,7 +403,8 @@ impl Till {
     }
 
     /// Saves the report under `reports/` and prints it when printing is on;
-    /// never fails the close: the shift is closed, the manager must know that first.
+    /// never fails the close: the shift is closed, the manager must know that
+    /// first. A reprint is audited as one, under the manager who asked.
     async fn deliver_report(&self, report: &ShiftReport, actor: &str) -> Delivery {
         let data_dir = self.data_dir().to_path_buf();
         let copy = report.clone();
@@ -331,25 +419,141 @@ impl Till {
             Err(e) => Delivery { path: String::new(), printed: false, printer: None, print_error: Some(e.to_string()) },
         };
         let ok = delivery.print_error.is_none();
-        let kind = match report.kind {
-            ReportKind::X => "X",
-            ReportKind::Z => "Z",
+        let kind = match (report.kind, report.reprint.is_some()) {
+            (ReportKind::X, _) => "X report",
+            (ReportKind::Z, false) => "Z report",
+            (ReportKind::Z, true) => "Z report reprint",
         };
         let details = match (&delivery.printer, &delivery.print_error) {
-            (_, Some(err)) => format!("{kind} report: {err}"),
-            (Some(p), None) if delivery.printed => format!("{kind} report printed on {p}, saved {}", delivery.path),
-            _ => format!("{kind} report saved {}", delivery.path),
+            (_, Some(err)) => format!("{kind}: {err}"),
+            (Some(p), None) if delivery.printed => format!("{kind} printed on {p}, saved {}", delivery.path),
+            _ => format!("{kind} saved {}", delivery.path),
         };
         let entry = AuditEntry {
             subject: Some(report.shift.id.clone()),
             ..AuditEntry::new(
                 actor,
-                if ok { "shift_report_printed" } else { "shift_report_print_failed" },
+                match (report.reprint.is_some(), ok) {
+                    (false, true) => "shift_report_printed",
+                    (false, false) => "shift_report_print_failed",
+                    (true, true) => "shift_report_reprinted",
+                    (true, false) => "shift_report_reprint_failed",
+                },
                 if ok { Outcome::Success } else { Outcome::Failure },
                 details,
             )
         };
         let _ = self.audit(entry).await;
         delivery
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Till;
+    use crate::staff::Role;
+
+    fn manager() -> Staff {
+        Staff { name: "Mama Njeri".into(), role: Role::Manager }
+    }
+
+    /// Opens a shift dated a second ago, so rows written at its opening
+    /// come before a close made now without waiting for the clock.
+    async fn open_a_second_ago(till: &Till) -> ShiftRow {
+        let shift = till.open_shift("Amina").await.unwrap();
+        sql(till, "UPDATE shifts SET opened_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 second')");
+        shift
+    }
+
+    /// A transaction of the open shift, at its opening, straight into the table.
+    fn insert(till: &Till, id: &str, state: &str, amount: i64) {
+        let conn = rusqlite::Connection::open(till.ledger().path()).unwrap();
+        conn.execute(
+            "INSERT INTO transactions (id, created_at, updated_at, till_id, cashier, provider, operation,
+                amount_minor, currency, state, owner, training)
+             VALUES (?1, (SELECT opened_at FROM shifts WHERE closed_at IS NULL), '', ?2, 'Amina', 'pesavoucher',
+                'redeem', ?3, 'KES', ?4, 'x', ?5)",
+            rusqlite::params![id, till.config().till_id, amount, state, till.is_training()],
+        )
+        .unwrap();
+    }
+
+    fn sql(till: &Till, statement: &str) {
+        rusqlite::Connection::open(till.ledger().path()).unwrap().execute(statement, []).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reprint_shows_what_the_close_printed_even_after_an_outcome_is_settled() {
+        let (_dir, till) = crate::till::test_till().await;
+        open_a_second_ago(&till).await;
+        insert(&till, "a", "completed", 75_000);
+        insert(&till, "b", "unknown", 30_000);
+        let closed = till.close_shift(&manager()).await.unwrap();
+        let id = closed.report.shift.id.clone();
+        let original = std::fs::read(&closed.delivery.path).unwrap();
+
+        // Settled after the close: a recount would now show it completed.
+        sql(&till, "UPDATE transactions SET state = 'completed' WHERE id = 'b'");
+        let again = till.reprint_z(&Staff { name: "Baraka".into(), role: Role::Manager }, &id).await.unwrap();
+        let marked = again.report.reprint.clone().expect("marked as a reprint");
+        assert_eq!(marked.by, "Baraka");
+        assert_eq!(ShiftReport { reprint: None, ..again.report.clone() }, closed.report, "the close's figures");
+        let kes = &again.report.by_currency[0];
+        assert_eq!((kes.total.completed_count, kes.total.open_count), (1, 1));
+
+        assert!(again.delivery.path.ends_with(&format!("{id}-z-reprint-1.pdf")), "{}", again.delivery.path);
+        assert!(std::fs::read(&again.delivery.path).unwrap().starts_with(b"%PDF-"));
+        assert_eq!(std::fs::read(&closed.delivery.path).unwrap(), original, "the original is never overwritten");
+        let second = till.reprint_z(&manager(), &id).await.unwrap();
+        assert!(second.delivery.path.ends_with(&format!("{id}-z-reprint-2.pdf")), "{}", second.delivery.path);
+
+        let conn = rusqlite::Connection::open(till.ledger().path()).unwrap();
+        let (actor, outcome, subject, details): (String, String, String, String) = conn
+            .query_row(
+                "SELECT actor, outcome, subject, details FROM audit_log WHERE event = 'shift_report_reprinted'
+                 ORDER BY seq LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!((actor.as_str(), outcome.as_str(), subject.as_str()), ("Baraka", "success", id.as_str()));
+        assert!(details.starts_with("Z report reprint saved ") && details.ends_with("-z-reprint-1.pdf"), "{details}");
+    }
+
+    #[tokio::test]
+    async fn only_a_manager_reprints_and_only_a_closed_shift_with_kept_figures() {
+        let (_dir, till) = crate::till::test_till().await;
+        let open = till.open_shift("Amina").await.unwrap();
+        let cashier = Staff { name: "Amina".into(), role: Role::Cashier };
+        assert_eq!(till.reprint_z(&cashier, &open.id).await.unwrap_err().code(), "not_manager");
+        let unknown = till.reprint_z(&manager(), "no-such-shift").await.unwrap_err();
+        assert_eq!(
+            (unknown.code(), unknown.to_string().as_str()),
+            ("shift_not_found", "There is no shift no-such-shift at this till")
+        );
+        assert_eq!(till.reprint_z(&manager(), &open.id).await.unwrap_err().code(), "shift_not_closed");
+
+        till.close_shift(&manager()).await.unwrap();
+        assert_eq!(till.reprint_z(&cashier, &open.id).await.unwrap_err().code(), "not_manager");
+        // As a shift closed before schema 007 left it.
+        sql(&till, "UPDATE shifts SET z_figures = NULL");
+        let e = till.reprint_z(&manager(), &open.id).await.unwrap_err();
+        assert_eq!(e.code(), "z_report_not_kept");
+        assert!(e.to_string().contains("use the PDF saved at its close"), "{e}");
+        // Figures changed in the file after the close: refused, and the refusal audited.
+        sql(&till, "UPDATE shifts SET z_figures = '{\"store_name\":\"x\",\"training\":false,\"by_cashier\":[]}'");
+        let e = till.reprint_z(&manager(), &open.id).await.unwrap_err();
+        assert_eq!(e.code(), "z_report_altered");
+        let conn = rusqlite::Connection::open(till.ledger().path()).unwrap();
+        let refused: i64 = conn
+            .query_row("SELECT COUNT(*) FROM audit_log WHERE event = 'shift_report_reprint_refused'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(refused, 1);
+        let reprints = std::fs::read_dir(till.data_dir().join("reports"))
+            .unwrap()
+            .filter(|f| f.as_ref().unwrap().file_name().to_string_lossy().contains("reprint"))
+            .count();
+        assert_eq!(reprints, 0, "nothing saved for a refused reprint");
     }
 }

@@ -777,3 +777,16 @@ fn history_viewed(actor: &str, filter: &HistoryFilter, what: &str) -> Result<Aud
         ..AuditEntry::new(actor, "history_viewed", Outcome::Success, format!("{what}; {}", filter.summary()))
     })
 }
+
+/// A till for unit tests: a fresh data directory, training mode, printing
+/// off, and a keyring service of its own.
+#[cfg(test)]
+pub(crate) async fn test_till() -> (tempfile::TempDir, Till) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::config::Config::default();
+    config.receipt.print = false;
+    config.save(dir.path()).unwrap();
+    let options = TillOptions { keyring_service: format!("kaunta-test-{}", uuid::Uuid::now_v7()) };
+    let till = Till::open(dir.path(), options).await.unwrap();
+    (dir, till)
+}

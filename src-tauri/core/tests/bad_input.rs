@@ -206,6 +206,7 @@ fn giftpesa_input() -> GiftPesaInput {
         amount: "100".into(),
         till: None,
         remarks: None,
+        confirm_repeat: false,
     }
 }
 

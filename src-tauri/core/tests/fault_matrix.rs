@@ -318,6 +318,7 @@ fn giftpesa_input() -> GiftPesaInput {
         amount: "100".into(),
         till: None,
         remarks: Some("Fault matrix".into()),
+        confirm_repeat: false,
     }
 }
 

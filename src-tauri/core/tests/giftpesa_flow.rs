@@ -16,6 +16,7 @@ fn input(name: &str, phone: &str, amount: &str) -> GiftPesaInput {
         amount: amount.into(),
         till: None,
         remarks: Some("Weekly shopping".into()),
+        confirm_repeat: false,
     }
 }
 

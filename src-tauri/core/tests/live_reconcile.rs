@@ -217,6 +217,7 @@ fn gift(amount: &str) -> GiftPesaInput {
         amount: amount.into(),
         till: None,
         remarks: None,
+        confirm_repeat: false,
     }
 }
 
@@ -231,6 +232,7 @@ async fn giftpesa_submitted_twice_at_once_or_twice_in_a_row_redeems_once() {
     assert!(matches!(code, "in_flight" | "just_redeemed"), "{code}");
 
     // A double click after the first finished, or the same from another till.
+    let refusals = audit_count(&t.till, "redeem_refused");
     let e = t.till.redeem_giftpesa("Amina", &gift("300")).await.unwrap_err();
     assert_eq!(e.code(), "just_redeemed");
     support::assert_plain("double click", &e.to_string());
@@ -239,6 +241,19 @@ async fn giftpesa_submitted_twice_at_once_or_twice_in_a_row_redeems_once() {
 
     let counts = t.till.simulators().unwrap().giftpesa.redemption_counts();
     assert_eq!(counts.values().sum::<u32>(), 1, "GiftPesa was asked once");
+    assert_eq!(audit_count(&t.till, "redeem_refused"), refusals + 2, "both refusals are audited");
     // A different amount is a different request.
     assert_eq!(t.till.redeem_giftpesa("Amina", &gift("200")).await.unwrap().state, "completed");
+
+    // A genuine second purchase of the same amount, confirmed by the cashier
+    // after the warning: redeemed, and the confirmation audited.
+    let again = GiftPesaInput { confirm_repeat: true, ..gift("200") };
+    assert_eq!(t.till.redeem_giftpesa("Amina", &again).await.unwrap().state, "completed");
+    assert_eq!(audit_count(&t.till, "repeat_confirmed"), 1);
+    let counts = t.till.simulators().unwrap().giftpesa.redemption_counts();
+    assert_eq!(counts.values().sum::<u32>(), 3, "two of 200 and one of 300");
+    // A confirmation is not needed, and not audited, when nothing repeats.
+    let first = GiftPesaInput { confirm_repeat: true, ..gift("150") };
+    assert_eq!(t.till.redeem_giftpesa("Amina", &first).await.unwrap().state, "completed");
+    assert_eq!(audit_count(&t.till, "repeat_confirmed"), 1);
 }

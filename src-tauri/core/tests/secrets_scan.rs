@@ -95,6 +95,7 @@ async fn no_secret_leaves_the_keyring_after_a_full_run() {
         amount: "100".into(),
         till: None,
         remarks: None,
+        confirm_repeat: false,
     };
     keep(&mut ipc, &till.redeem_giftpesa("Njeri", &gift).await.unwrap());
     let checkout = CheckoutInput {

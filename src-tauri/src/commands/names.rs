@@ -40,6 +40,7 @@ pub const COMMANDS: &[&str] = &[
     "shift_open",
     "shift_x_report",
     "shift_close",
+    "shift_reprint_z",
     "shift_list",
     "history_page",
     "history_totals",

@@ -1,7 +1,8 @@
-//! Shifts at this till: open, the running X report, the closing Z report.
+//! Shifts at this till: open, the running X report, the closing Z report
+//! and its reprints.
 
 use kaunta_core::ledger::shifts::ShiftRow;
-use kaunta_core::shift::{ReportOutcome, ShiftClosed};
+use kaunta_core::shift::{ReportOutcome, ShiftClosed, ZReprinted};
 use tauri::State;
 
 use super::{CommandResult, manager, signed_in};
@@ -33,6 +34,13 @@ pub async fn shift_x_report(state: State<'_, AppState>, print: Option<bool>) -> 
 pub async fn shift_close(state: State<'_, AppState>) -> CommandResult<ShiftClosed> {
     let by = manager(&state).await?;
     state.till.close_shift(&by).await.map_err(|e| e.to_public())
+}
+
+/// Managers only: a closed shift's Z report again, marked REPRINT.
+#[tauri::command]
+pub async fn shift_reprint_z(state: State<'_, AppState>, shift_id: String) -> CommandResult<ZReprinted> {
+    let by = manager(&state).await?;
+    state.till.reprint_z(&by, &shift_id).await.map_err(|e| e.to_public())
 }
 
 /// Managers only: this till's shifts, newest first.

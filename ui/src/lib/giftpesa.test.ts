@@ -12,6 +12,7 @@ import {
   errorField,
   giftPesaKeyAction,
   readCertificate,
+  repeatWarned,
   tillText,
   type GiftPesaBackend,
   type GpField,
@@ -204,7 +205,7 @@ describe('the form', () => {
     f.flow.input('remarks', '   ');
     void f.flow.redeem();
     expect(f.redeems.map((r) => r.input)).toEqual([
-      { name: 'Jane Doe', phone: '+254720123456', amount: '1000', till: null, remarks: null },
+      { name: 'Jane Doe', phone: '+254720123456', amount: '1000', till: null, remarks: null, confirm_repeat: false },
     ]);
   });
 
@@ -338,6 +339,7 @@ describe('errors', () => {
     ['in_flight', 'phone'],
     ['not_found', 'phone'],
     ['bad_request', 'amount'],
+    ['just_redeemed', 'amount'],
     ['till_missing', 'name'],
     ['credentials_missing', 'name'],
     ['provider_unreachable', 'name'],
@@ -360,6 +362,55 @@ describe('errors', () => {
     f.redeems[1]!.d.resolve(completed);
     await retry;
     expect(f.flow.state.kind).toBe('success');
+  });
+
+  it('after just_redeemed, Redeem again confirms a second purchase of the unchanged form', async () => {
+    const f = filledFlow();
+    const first = f.flow.redeem();
+    expect(f.redeems[0]!.input.confirm_repeat).toBe(false);
+    const message = 'KES 1,000.00 was already redeemed for this customer at 10:02. Redeem again only if this is a second purchase';
+    f.redeems[0]!.d.reject({ code: 'just_redeemed', message });
+    await first;
+    expect(f.flow.snapshot).toMatchObject({ focus: 'amount', error: { code: 'just_redeemed', message } });
+    expect(repeatWarned(f.flow.snapshot.error)).toBe(true);
+    // Whitespace only: the same request, still a confirmation.
+    f.flow.input('name', ' Jane Doe ');
+    const again = f.flow.redeem();
+    expect(f.redeems[1]!.input).toMatchObject({ name: 'Jane Doe', amount: '1000', confirm_repeat: true });
+    expect(repeatWarned(f.flow.snapshot.error)).toBe(false);
+    f.redeems[1]!.d.resolve(completed);
+    await again;
+    expect(f.flow.state.kind).toBe('success');
+  });
+
+  it('an edit, Esc or another error after just_redeemed withdraws the confirmation', async () => {
+    const refused = async (f: ReturnType<typeof filledFlow>, i: number) => {
+      const p = f.flow.redeem();
+      f.redeems[i]!.d.reject({ code: 'just_redeemed', message: 'already redeemed' });
+      await p;
+    };
+    const edited = filledFlow();
+    await refused(edited, 0);
+    edited.flow.input('amount', '1500');
+    void edited.flow.redeem();
+    expect(edited.redeems[1]!.input).toMatchObject({ amount: '1500', confirm_repeat: false });
+
+    const cleared = filledFlow();
+    await refused(cleared, 0);
+    cleared.flow.clear();
+    cleared.flow.input('name', 'Jane Doe');
+    cleared.flow.input('phone', '+254720123456');
+    cleared.flow.input('amount', '1000');
+    void cleared.flow.redeem();
+    expect(cleared.redeems[1]!.input.confirm_repeat).toBe(false);
+
+    const other = filledFlow();
+    await refused(other, 0);
+    const p = other.flow.redeem();
+    other.redeems[1]!.d.reject({ code: 'provider_unreachable', message: 'GiftPesa cannot be reached' });
+    await p;
+    void other.flow.redeem();
+    expect(other.redeems[2]!.input.confirm_repeat).toBe(false);
   });
 
   it('a plain-string rejection still becomes a {code, message} error', async () => {

@@ -77,7 +77,17 @@ export function buildInput(form: GpForm): GiftPesaInput | null {
     amount: form.amount.trim(),
     till: null,
     remarks: remarks === '' ? null : remarks,
+    confirm_repeat: false,
   };
+}
+
+/**
+ * The backend refused this exact form because the same customer was just
+ * given the same amount; the next Redeem confirms a second purchase. Any edit
+ * that changes what would be sent clears the error, and with it the warning.
+ */
+export function repeatWarned(error: ApiError | null): boolean {
+  return error?.code === 'just_redeemed';
 }
 
 export function canRedeemForm(kind: GpKind, form: GpForm, inFlight: boolean): boolean {
@@ -98,6 +108,8 @@ export function errorField(code: string): GpField {
     case 'invalid_amount':
     // GiftPesa's 400 is nearly always an amount above the customer's balance.
     case 'bad_request':
+    // The same amount was just redeemed for this customer: a typo is most likely there.
+    case 'just_redeemed':
       return 'amount';
     case 'invalid_remarks':
       return 'remarks';
@@ -265,7 +277,8 @@ export class GiftPesa {
   /** Redeem [F9] / Enter in remarks. Returns true when a call was made. */
   async redeem(): Promise<boolean> {
     if (this.#disposed || this.#state.kind !== 'form' || this.#redeemInFlight) return false;
-    const input = buildInput(this.#form);
+    const built = buildInput(this.#form);
+    const input = built && { ...built, confirm_repeat: repeatWarned(this.#error) };
     if (input === null) {
       // Send the cashier to what is missing instead of a call that cannot succeed.
       this.#moveFocus(missingField(this.#form) ?? 'name');

@@ -31,13 +31,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rusqlite::types::Value;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::audit::{self, AuditRow};
 use super::transactions::{COLUMNS, State, TransactionRow, read};
-use super::{Ledger, LedgerError};
+use super::{Ledger, LedgerError, stored_time};
 use crate::providers::ProviderId;
 
 pub mod daily;
@@ -136,11 +136,6 @@ impl<'de> Deserialize<'de> for TimeBound {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
-}
-
-/// A time as `created_at` stores it, so text comparison is time order.
-fn stored_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// What a transaction did, as the ledger records it.

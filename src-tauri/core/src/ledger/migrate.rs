@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "history indexes and daily totals", include_str!("sql/004_history_indexes.sql")),
     (5, "staff and shifts", include_str!("sql/005_staff_and_shifts.sql")),
     (6, "cashier and hourly totals, search index", include_str!("sql/006_history_search_and_totals.sql")),
+    (7, "Z report figures kept at close", include_str!("sql/007_kept_z_figures.sql")),
 ];
 
 fn checksum(sql: &str) -> String {
@@ -81,7 +82,27 @@ mod tests {
                 [],
             )
             .unwrap();
+            if from >= 5 {
+                conn.execute(
+                    "INSERT INTO shifts (id, till_id, opened_by, opened_at, closed_by, closed_at, audit_head_seq,
+                        audit_head_hash)
+                     VALUES ('s1', 'TILL-1', 'Amina', '2026-01-01T00:00:00.000Z', 'Njeri',
+                        '2026-01-01T09:00:00.000Z', 7, 'abc')",
+                    [],
+                )
+                .unwrap();
+            }
             run(&mut conn).unwrap();
+            // 007: a shift closed before it keeps its close, with no Z figures
+            // (a reprint says so rather than recount).
+            if from >= 5 {
+                let (closed_by, head, kept): (String, i64, Option<String>) = conn
+                    .query_row("SELECT closed_by, audit_head_seq, z_figures FROM shifts WHERE id = 's1'", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                    .unwrap();
+                assert_eq!((closed_by.as_str(), head, kept), ("Njeri", 7, None), "from version {from}");
+            }
             let (state, amount): (String, i64) = conn
                 .query_row("SELECT state, amount_minor FROM transactions WHERE id = 't1'", [], |r| {
                     Ok((r.get(0)?, r.get(1)?))

@@ -48,7 +48,13 @@ pub enum LedgerError {
 }
 
 pub(crate) fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    stored_time(chrono::Utc::now())
+}
+
+/// A time as the ledger stores it (UTC, milliseconds, `Z`), so text
+/// comparison is time order.
+pub(crate) fn stored_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// One connection behind a mutex: a till writes a few rows a minute, and one

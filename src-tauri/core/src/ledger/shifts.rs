@@ -10,9 +10,13 @@
 //! Closing writes the `shift_closed` audit row, reads the figures, and keeps
 //! that row's seq and hash (the audit log's head) on the shift, all in one
 //! immediate transaction: the Z report names exactly the head it closed on.
+//! The same transaction keeps the Z report's groups on the shift
+//! (`z_figures`, see `KeptZ`): a reprint must show what the close printed,
+//! and a recount would not once an unknown outcome is settled.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::audit::{self, AuditEntry, AuditRow};
 use super::history::{HistoryTotals, TotalsGroup, parse_state};
@@ -68,6 +72,128 @@ pub struct ShiftFigures {
     pub by_cashier: Vec<CashierTotals>,
 }
 
+/// What a Z report printed, kept on its shift at close: a reprint shows
+/// these figures whatever is settled, corrected or added after the close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptZ {
+    pub store_name: String,
+    /// The till was in training: its training rows were counted, apart.
+    pub training: bool,
+    pub figures: ShiftFigures,
+}
+
+/// `shifts.z_figures` as stored: each cashier's groups, from which the rest
+/// is added up on reading, as at close. Types of its own rather than the
+/// report's, so changing those cannot change how an old close reads.
+#[derive(Serialize, Deserialize)]
+struct StoredZ {
+    store_name: String,
+    training: bool,
+    by_cashier: Vec<StoredCashier>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredCashier {
+    cashier: String,
+    groups: Vec<StoredGroup>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredGroup {
+    training: bool,
+    currency: Option<String>,
+    provider: String,
+    operation: String,
+    state: String,
+    count: i64,
+    amount_minor: i64,
+}
+
+impl KeptZ {
+    /// The JSON `shifts.z_figures` holds.
+    fn to_stored(&self) -> Result<String, LedgerError> {
+        let stored = StoredZ {
+            store_name: self.store_name.clone(),
+            training: self.training,
+            by_cashier: self
+                .figures
+                .by_cashier
+                .iter()
+                .map(|c| StoredCashier {
+                    cashier: c.cashier.clone(),
+                    groups: c
+                        .totals
+                        .groups
+                        .iter()
+                        .map(|g| StoredGroup {
+                            training: g.training,
+                            currency: g.currency.clone(),
+                            provider: g.provider.clone(),
+                            operation: g.operation.clone(),
+                            state: g.state.as_str().to_string(),
+                            count: g.count,
+                            amount_minor: g.amount_minor,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        serde_json::to_string(&stored)
+            .map_err(|e| LedgerError::Sqlite(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
+    }
+
+    fn from_stored(json: &str) -> Result<KeptZ, LedgerError> {
+        let unreadable = |e: Box<dyn std::error::Error + Send + Sync>| {
+            LedgerError::Sqlite(rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, e))
+        };
+        let stored: StoredZ = serde_json::from_str(json).map_err(|e| unreadable(Box::new(e)))?;
+        let by_cashier = stored
+            .by_cashier
+            .into_iter()
+            .map(|c| {
+                let groups = c
+                    .groups
+                    .into_iter()
+                    .map(|g| {
+                        Ok(TotalsGroup {
+                            training: g.training,
+                            currency: g.currency,
+                            provider: g.provider,
+                            operation: g.operation,
+                            state: parse_state(&g.state).map_err(|e| unreadable(Box::new(e)))?,
+                            count: g.count,
+                            amount_minor: g.amount_minor,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, LedgerError>>()?;
+                Ok((c.cashier, groups))
+            })
+            .collect::<Result<CashierGroups, LedgerError>>()?;
+        Ok(KeptZ {
+            store_name: stored.store_name,
+            training: stored.training,
+            figures: from_cashier_groups(by_cashier)?,
+        })
+    }
+}
+
+/// The words that end a `shift_closed` audit row: the SHA-256 of the kept
+/// figures' JSON. The audit row is in the hash chain, so figures changed in
+/// the file after the close no longer match it.
+fn kept_digest_note(json: &str) -> String {
+    format!("; figures kept for reprints, sha256 {}", hex::encode(Sha256::digest(json.as_bytes())))
+}
+
+/// What a closed shift kept of its Z report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    /// Open, or closed before Z reports were kept (schema 007).
+    Nothing,
+    Figures(KeptZ),
+    /// The kept figures no longer match the digest in the close's audit row.
+    Altered,
+}
+
 /// What opening a shift found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opened {
@@ -118,7 +244,7 @@ pub(crate) fn figures(
     let to = to.unwrap_or("9");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![from, to, till_id])?;
-    let mut by_cashier: Vec<(String, Vec<TotalsGroup>)> = Vec::new();
+    let mut by_cashier: CashierGroups = Vec::new();
     while let Some(r) = rows.next()? {
         let cashier: String = r.get(0)?;
         let currency: String = r.get(2)?;
@@ -137,6 +263,16 @@ pub(crate) fn figures(
             _ => by_cashier.push((cashier, vec![group])),
         }
     }
+    from_cashier_groups(by_cashier)
+}
+
+/// Each cashier's name and groups, in the order the report lists them.
+type CashierGroups = Vec<(String, Vec<TotalsGroup>)>;
+
+/// The figures of each cashier's groups: theirs, and the till's (their sum).
+/// Counting at close and reading what the close kept both end here, so a
+/// reprint adds up exactly as the original did.
+fn from_cashier_groups(by_cashier: CashierGroups) -> Result<ShiftFigures, LedgerError> {
     // The till's groups: each cashier's, added up by everything but the cashier.
     let mut all: Vec<TotalsGroup> = Vec::new();
     for group in by_cashier.iter().flat_map(|(_, g)| g) {
@@ -220,6 +356,31 @@ impl Ledger {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// A shift and what its close kept of the Z report, checked against the
+    /// digest in the close's audit row. `None`: no such shift.
+    pub fn shift_with_kept_z(&self, id: &str) -> Result<Option<(ShiftRow, Kept)>, LedgerError> {
+        let conn = self.conn();
+        let found = conn
+            .query_row(
+                &format!(
+                    "SELECT {SHIFT_COLUMNS}, z_figures, (SELECT details FROM audit_log WHERE seq = audit_head_seq)
+                     FROM shifts WHERE id = ?1"
+                ),
+                [id],
+                |r| Ok((read_shift(r)?, r.get::<_, Option<String>>(8)?, r.get::<_, Option<String>>(9)?)),
+            )
+            .optional()?;
+        let Some((shift, json, closed_note)) = found else { return Ok(None) };
+        let kept = match (json, closed_note) {
+            (None, _) => Kept::Nothing,
+            (Some(json), Some(note)) if note.ends_with(&kept_digest_note(&json)) => {
+                Kept::Figures(KeptZ::from_stored(&json)?)
+            }
+            (Some(_), _) => Kept::Altered,
+        };
+        Ok(Some((shift, kept)))
+    }
+
     /// The figures of a shift: up to its close, or up to now while it runs.
     pub fn shift_figures(&self, shift: &ShiftRow, include_training: bool) -> Result<ShiftFigures, LedgerError> {
         figures(&self.conn(), &shift.till_id, &shift.opened_at, shift.closed_at.as_deref(), include_training)
@@ -228,10 +389,12 @@ impl Ledger {
     /// Closes this till's open shift: its figures up to now, the
     /// `shift_closed` audit row (`details` gets the figures' summary
     /// appended by `describe`), and that row's seq and hash kept on the
-    /// shift, in one transaction. `None` when no shift is open.
+    /// shift with the figures (and `store_name`) the Z report prints, in one
+    /// transaction. `None` when no shift is open.
     pub fn close_shift(
         &self,
         closed_by: &str,
+        store_name: &str,
         include_training: bool,
         entry: &AuditEntry,
         describe: impl FnOnce(&ShiftRow, &ShiftFigures) -> String,
@@ -242,14 +405,18 @@ impl Ledger {
             };
             let closed_at = now_text();
             let figures = figures(tx, &self.till_id, &shift.opened_at, Some(&closed_at), include_training)?;
-            let entry =
-                AuditEntry { subject: Some(shift.id.clone()), details: describe(&shift, &figures), ..entry.clone() };
+            let kept = KeptZ { store_name: store_name.to_string(), training: include_training, figures };
+            let stored = kept.to_stored()?;
+            let details = describe(&shift, &kept.figures) + &kept_digest_note(&stored);
+            let entry = AuditEntry { subject: Some(shift.id.clone()), details, ..entry.clone() };
             let head = audit::append(tx, &self.till_id, &entry)?;
             tx.execute(
-                "UPDATE shifts SET closed_by = ?2, closed_at = ?3, audit_head_seq = ?4, audit_head_hash = ?5
+                "UPDATE shifts SET closed_by = ?2, closed_at = ?3, audit_head_seq = ?4, audit_head_hash = ?5,
+                    z_figures = ?6
                  WHERE id = ?1",
-                params![shift.id, closed_by, closed_at, head.seq, head.hash],
+                params![shift.id, closed_by, closed_at, head.seq, head.hash, stored],
             )?;
+            let figures = kept.figures;
             shift.closed_by = Some(closed_by.to_string());
             shift.closed_at = Some(closed_at);
             shift.audit_head_seq = Some(head.seq);
@@ -424,12 +591,14 @@ mod tests {
         );
         assert_eq!(ledger.current_shift().unwrap(), Some(shift.clone()));
         let closed = ledger
-            .close_shift("Mama Njeri", false, &entry("shift_closed"), |s, f| {
+            .close_shift("Mama Njeri", "Duka", false, &entry("shift_closed"), |s, f| {
                 format!("{} closed, {}", s.id, f.totals.count)
             })
             .unwrap()
             .unwrap();
-        assert_eq!(closed.head.details, "s1 closed, 0");
+        let stored: String =
+            ledger.conn().query_row("SELECT z_figures FROM shifts WHERE id = 's1'", [], |r| r.get(0)).unwrap();
+        assert_eq!(closed.head.details, format!("s1 closed, 0{}", kept_digest_note(&stored)));
         let last = ledger
             .conn()
             .query_row("SELECT MAX(seq), hash FROM audit_log", [], |r| {
@@ -439,9 +608,88 @@ mod tests {
         assert_eq!((closed.shift.audit_head_seq, closed.shift.audit_head_hash.clone()), (Some(last.0), Some(last.1)));
         assert_eq!(ledger.shift("s1").unwrap(), Some(closed.shift.clone()));
         assert!(ledger.current_shift().unwrap().is_none());
-        assert!(ledger.close_shift("x", false, &entry("shift_closed"), |_, _| String::new()).unwrap().is_none());
+        assert!(
+            ledger.close_shift("x", "Duka", false, &entry("shift_closed"), |_, _| String::new()).unwrap().is_none()
+        );
         assert!(matches!(ledger.open_shift("s2", "Baraka", &entry("shift_opened")).unwrap(), Opened::New(_)));
         let recent = ledger.recent_shifts(10).unwrap();
         assert_eq!(recent.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["s2", "s1"]);
+    }
+
+    /// Opens shift `s1` a second ago, so rows written "now" fall inside it
+    /// and the close, a moment later, comes after them without waiting.
+    fn shift_opened_a_second_ago(ledger: &Ledger) -> (ShiftRow, String) {
+        ledger.open_shift("s1", "Amina", &entry("shift_opened")).unwrap();
+        let start = super::super::stored_time(chrono::Utc::now() - chrono::TimeDelta::seconds(1));
+        ledger.conn().execute("UPDATE shifts SET opened_at = ?1 WHERE id = 's1'", [&start]).unwrap();
+        (ledger.shift("s1").unwrap().unwrap(), start)
+    }
+
+    #[test]
+    fn the_close_keeps_its_figures_and_settling_an_outcome_later_changes_only_a_recount() {
+        let (_dir, ledger) = crate::ledger::tests::ledger();
+        let (shift, at) = shift_opened_a_second_ago(&ledger);
+        assert_eq!(ledger.shift_with_kept_z("s1").unwrap(), Some((shift, Kept::Nothing)), "open: nothing kept yet");
+        let at = at.as_str();
+        insert(
+            &ledger,
+            &[
+                ("TILL-1", "Amina", "pesavoucher", "redeem", "completed", Some(75_000), Some("KES"), false, at),
+                ("TILL-1", "amina", "pesavoucher", "redeem", "unknown", Some(30_000), Some("KES"), false, at),
+                ("TILL-1", "Baraka", "telesend", "redeem", "completed", Some(50_000), Some("ETB"), false, at),
+                ("TILL-1", "Baraka", "telesend", "redeem", "failed", None, None, false, at),
+                ("TILL-1", "Chebet", "pesavoucher", "redeem", "completed", Some(99_900), Some("KES"), true, at),
+            ],
+        );
+        let closed = ledger
+            .close_shift("Mama Njeri", "Duka", true, &entry("shift_closed"), |_, _| String::new())
+            .unwrap()
+            .unwrap();
+        assert_eq!(closed.figures.totals.count, 5);
+        let (row, kept) = ledger.shift_with_kept_z("s1").unwrap().unwrap();
+        assert_eq!(row, closed.shift);
+        assert_eq!(
+            kept,
+            Kept::Figures(KeptZ { store_name: "Duka".into(), training: true, figures: closed.figures.clone() }),
+            "the kept figures add up exactly as the close's"
+        );
+
+        // The manager settles the unknown outcome after the close.
+        ledger.conn().execute("UPDATE transactions SET state = 'completed' WHERE state = 'unknown'", []).unwrap();
+        let recount = ledger.shift_figures(&row, true).unwrap();
+        assert_ne!(recount, closed.figures, "a recount moves with the settlement");
+        let (_, kept) = ledger.shift_with_kept_z("s1").unwrap().unwrap();
+        assert!(matches!(kept, Kept::Figures(k) if k.figures == closed.figures), "what the Z report printed does not");
+
+        // A shift closed before 007 has nothing kept.
+        ledger.conn().execute("UPDATE shifts SET z_figures = NULL WHERE id = 's1'", []).unwrap();
+        assert_eq!(ledger.shift_with_kept_z("s1").unwrap().unwrap().1, Kept::Nothing);
+        assert_eq!(ledger.shift_with_kept_z("nope").unwrap(), None);
+    }
+
+    #[test]
+    fn kept_figures_changed_after_the_close_no_longer_match_the_audit_log() {
+        let (_dir, ledger) = crate::ledger::tests::ledger();
+        let (_, at) = shift_opened_a_second_ago(&ledger);
+        let at = at.as_str();
+        insert(
+            &ledger,
+            &[("TILL-1", "Amina", "pesavoucher", "redeem", "completed", Some(75_000), Some("KES"), false, at)],
+        );
+        ledger.close_shift("Mama Njeri", "Duka", false, &entry("shift_closed"), |_, _| String::new()).unwrap();
+        let stored: String =
+            ledger.conn().query_row("SELECT z_figures FROM shifts WHERE id = 's1'", [], |r| r.get(0)).unwrap();
+        assert!(stored.contains("\"amount_minor\":75000"), "{stored}");
+
+        // Someone with the database file lowers the takings.
+        let lowered = stored.replace("75000", "7500");
+        ledger.conn().execute("UPDATE shifts SET z_figures = ?1 WHERE id = 's1'", [&lowered]).unwrap();
+        assert_eq!(ledger.shift_with_kept_z("s1").unwrap().unwrap().1, Kept::Altered);
+        // Even JSON that no longer reads is reported as altered, never as other figures.
+        ledger.conn().execute("UPDATE shifts SET z_figures = '{\"training\": 1}' WHERE id = 's1'", []).unwrap();
+        assert_eq!(ledger.shift_with_kept_z("s1").unwrap().unwrap().1, Kept::Altered);
+        // Restored, it matches again.
+        ledger.conn().execute("UPDATE shifts SET z_figures = ?1 WHERE id = 's1'", [&stored]).unwrap();
+        assert!(matches!(ledger.shift_with_kept_z("s1").unwrap().unwrap().1, Kept::Figures(_)));
     }
 }

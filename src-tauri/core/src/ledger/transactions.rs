@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::audit::{self, AuditEntry};
-use super::{Ledger, LedgerError, lease, now_text};
+use super::{Ledger, LedgerError, lease, now_text, stored_time};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -292,6 +292,25 @@ impl Ledger {
         Ok(rows)
     }
 
+    /// Final checkouts of `provider` created at or after `since` that carry
+    /// a provider reference: the ones whose answer may still change. Read
+    /// through the (provider, created_at) index, so the cost follows the
+    /// day's checkouts, not the ledger's size.
+    pub fn final_checkouts_since(
+        &self,
+        provider: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<TransactionRow>, LedgerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT} WHERE provider = ?1 AND created_at >= ?2 AND operation = 'checkout'
+                 AND state IN ('completed', 'failed') AND provider_reference IS NOT NULL
+               ORDER BY created_at"
+        ))?;
+        let rows = stmt.query_map(params![provider, stored_time(since)], read)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     pub fn open_transactions(&self) -> Result<Vec<TransactionRow>, LedgerError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!("{SELECT} WHERE state IN ('pending', 'unknown') ORDER BY created_at"))?;
@@ -301,11 +320,17 @@ impl Ledger {
 
     /// Turns every `pending` row whose process died into `unknown`: its request
     /// may or may not have reached the provider. Rows of live processes (a
-    /// headless command running beside the window) are left alone.
-    pub fn mark_abandoned_unknown(&self, data_dir: &Path, actor: &str) -> Result<Vec<TransactionRow>, LedgerError> {
+    /// headless command running beside the window) are left alone, and so
+    /// are those the caller settles another way (`settled_elsewhere`).
+    pub fn mark_abandoned_unknown(
+        &self,
+        data_dir: &Path,
+        actor: &str,
+        settled_elsewhere: impl Fn(&TransactionRow) -> bool,
+    ) -> Result<Vec<TransactionRow>, LedgerError> {
         let mut changed = Vec::new();
         for row in self.open_transactions()? {
-            if row.state != State::Pending || !lease::is_abandoned(data_dir, &row.owner) {
+            if row.state != State::Pending || settled_elsewhere(&row) || !lease::is_abandoned(data_dir, &row.owner) {
                 continue;
             }
             let audit = AuditEntry::about(
@@ -370,6 +395,42 @@ mod tests {
     }
 
     #[test]
+    fn final_checkouts_since_picks_only_recent_final_referenced_checkouts_of_the_provider() {
+        let (_dir, ledger) = crate::ledger::tests::ledger();
+        let checkout = |id: &str, provider: &str| Intent {
+            provider: provider.into(),
+            operation: "checkout",
+            voucher_code: None,
+            code_masked: None,
+            ..intent(id, "")
+        };
+        let done =
+            |reference: Option<&str>| Finish { provider_reference: reference.map(String::from), ..Finish::default() };
+        for (id, provider, state, reference) in [
+            ("paid", "pesapal", State::Completed, Some("ref-paid")),
+            ("declined", "pesapal", State::Failed, Some("ref-declined")),
+            ("old", "pesapal", State::Completed, Some("ref-old")),
+            ("open", "pesapal", State::Unknown, Some("ref-open")),
+            ("never-sent", "pesapal", State::Failed, None),
+            ("other-provider", "giftpesa", State::Completed, Some("ref-gift")),
+        ] {
+            ledger.begin(&checkout(id, provider), &note()).unwrap();
+            ledger.finish(id, state, &done(reference), &note()).unwrap();
+        }
+        // A redemption with a reference is not a checkout.
+        ledger.begin(&intent("redeem", "NLV-1234"), &note()).unwrap();
+        ledger.finish("redeem", State::Completed, &done(Some("ref-redeem")), &note()).unwrap();
+        let day_ago = chrono::Utc::now() - chrono::TimeDelta::hours(24);
+        let older = stored_time(day_ago - chrono::TimeDelta::seconds(1));
+        ledger.conn().execute("UPDATE transactions SET created_at = ?1 WHERE id = 'old'", [older]).unwrap();
+
+        let mut ids: Vec<String> =
+            ledger.final_checkouts_since("pesapal", day_ago).unwrap().into_iter().map(|r| r.id).collect();
+        ids.sort();
+        assert_eq!(ids, ["declined", "paid"]);
+    }
+
+    #[test]
     fn a_final_state_never_changes() {
         let (_dir, ledger) = crate::ledger::tests::ledger();
         ledger.begin(&intent("a", "NLV-1234"), &note()).unwrap();
@@ -390,7 +451,7 @@ mod tests {
         mine.owner = live.id().to_string();
         ledger.begin(&mine, &note()).unwrap();
         ledger.begin(&intent("dead", "NLV-BBBB"), &note()).unwrap();
-        let changed = ledger.mark_abandoned_unknown(dir.path(), "system").unwrap();
+        let changed = ledger.mark_abandoned_unknown(dir.path(), "system", |_| false).unwrap();
         assert_eq!(changed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["dead"]);
         assert_eq!(ledger.transaction("live").unwrap().unwrap().state, State::Pending);
         assert_eq!(ledger.transaction("dead").unwrap().unwrap().state, State::Unknown);

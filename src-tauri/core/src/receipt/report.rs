@@ -99,6 +99,9 @@ pub(crate) fn lines(r: &ShiftReport) -> Vec<Line> {
     if r.training {
         out.push(Line(centred("*** TRAINING - NOT REAL BUSINESS ***", COLUMNS), BODY_PT, true));
     }
+    if r.reprint.is_some() {
+        out.push(Line(centred("*** REPRINT ***", COLUMNS), BODY_PT, true));
+    }
     out.push(body(rule()));
     let title = match r.kind {
         ReportKind::X => "X REPORT - RUNNING",
@@ -119,6 +122,10 @@ pub(crate) fn lines(r: &ShiftReport) -> Vec<Line> {
             facts.push(("Closed by", by.clone()));
         }
         _ => facts.push(("Figures up to", local(&r.until))),
+    }
+    if let Some(reprint) = &r.reprint {
+        facts.push(("Reprinted", local(&reprint.at)));
+        facts.push(("Reprinted by", reprint.by.clone()));
     }
     facts.push(("Transactions", r.count.to_string()));
     for (label, value) in facts {
@@ -174,16 +181,18 @@ pub fn render(r: &ShiftReport) -> (Vec<u8>, f32) {
     (pdf(&format!("{kind} report {}", r.shift.id), height_mm, ops), height_mm)
 }
 
-/// Saves `reports/<shift id>-z.pdf`, or `reports/<shift id>-x-<time>.pdf`
-/// for an X report (a shift may have many); returns the path and the page
-/// height in millimetres.
+/// Saves `reports/<shift id>-z.pdf`, `reports/<shift id>-z-reprint-N.pdf`
+/// for the Nth copy of it, or `reports/<shift id>-x-<time>.pdf` for an X
+/// report (a shift may have many); returns the path and the page height in
+/// millimetres.
 pub fn save(r: &ShiftReport, data_dir: &Path) -> Result<(PathBuf, f32), ReceiptError> {
     let (bytes, height_mm) = render(r);
     let dir = data_dir.join("reports");
     std::fs::create_dir_all(&dir).map_err(|source| ReceiptError::Save { path: dir.clone(), source })?;
-    let name = match r.kind {
-        ReportKind::Z => format!("{}-z.pdf", r.shift.id),
-        ReportKind::X => {
+    let name = match (r.kind, &r.reprint) {
+        (ReportKind::Z, Some(_)) => return save_reprint(&dir, &r.shift.id, &bytes).map(|path| (path, height_mm)),
+        (ReportKind::Z, None) => format!("{}-z.pdf", r.shift.id),
+        (ReportKind::X, _) => {
             let stamp: String = r.until.chars().filter(char::is_ascii_digit).take(17).collect();
             format!("{}-x-{stamp}.pdf", r.shift.id)
         }
@@ -191,6 +200,26 @@ pub fn save(r: &ShiftReport, data_dir: &Path) -> Result<(PathBuf, f32), ReceiptE
     let path = dir.join(name);
     std::fs::write(&path, bytes).map_err(|source| ReceiptError::Save { path: path.clone(), source })?;
     Ok((path, height_mm))
+}
+
+/// The first free `<shift id>-z-reprint-N.pdf`, created only if absent: the
+/// original and earlier copies are what was handed over, so two reprints at
+/// once (the window and the command line) each get a file of their own.
+fn save_reprint(dir: &Path, shift_id: &str, bytes: &[u8]) -> Result<PathBuf, ReceiptError> {
+    use std::io::Write;
+    for n in 1.. {
+        let path = dir.join(format!("{shift_id}-z-reprint-{n}.pdf"));
+        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
+        match file {
+            Ok(mut file) => {
+                file.write_all(bytes).map_err(|source| ReceiptError::Save { path: path.clone(), source })?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(ReceiptError::Save { path, source }),
+        }
+    }
+    unreachable!("a shift has fewer than usize::MAX reprints")
 }
 
 #[cfg(test)]
@@ -281,6 +310,35 @@ pub(crate) mod tests {
             assert!(width <= super::super::roll::WIDTH_MM - 2.0 * MARGIN_MM + 0.01, "{} is {width} mm", line.0);
             assert!(line.0.is_ascii());
         }
+    }
+
+    #[test]
+    fn a_reprint_is_marked_with_who_and_when() {
+        let mut r = sample(ReportKind::Z, false);
+        assert!(!text(&r).contains("REPRINT"));
+        r.reprint = Some(crate::shift::Reprint { by: "Baraka Otieno".into(), at: "2026-11-26T07:30:00.000Z".into() });
+        let t = text(&r);
+        assert!(t.contains("*** REPRINT ***"), "{t}");
+        assert!(t.contains("Reprinted by") && t.contains("Baraka Otieno"), "{t}");
+        assert!(t.contains(&local("2026-11-26T07:30:00.000Z")), "{t}");
+        assert!(t.contains("Z REPORT - SHIFT CLOSED") && t.contains("AUDIT LOG HEAD"), "{t}");
+    }
+
+    #[test]
+    fn a_reprint_never_overwrites_the_original_or_an_earlier_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = sample(ReportKind::Z, false);
+        let (z, _) = save(&original, dir.path()).unwrap();
+        let before = std::fs::read(&z).unwrap();
+        let mut copy = original.clone();
+        copy.reprint = Some(crate::shift::Reprint { by: "Mama Njeri".into(), at: "2026-11-26T07:30:00.000Z".into() });
+        let (first, _) = save(&copy, dir.path()).unwrap();
+        let (second, _) = save(&copy, dir.path()).unwrap();
+        let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(name(&first), "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b-z-reprint-1.pdf");
+        assert_eq!(name(&second), "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b-z-reprint-2.pdf");
+        assert_eq!(std::fs::read(&z).unwrap(), before, "the original is untouched");
+        assert!(std::fs::read(&first).unwrap().starts_with(b"%PDF-"));
     }
 
     #[test]

@@ -15,8 +15,9 @@ use crate::providers::giftpesa::{self, Merchant};
 use crate::till::Till;
 
 const PROVIDER: ProviderId = ProviderId::GiftPesa;
-/// A completed redemption of the same amount for the same phone this
-/// recently is taken for a double click or a second till, not a new request.
+/// A completed redemption of the same amount for the same customer this
+/// recently is most likely a double submission (a double click, a second
+/// till): it is refused unless the cashier confirms a second purchase.
 const REPEAT_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
 /// What the cashier typed, checked before anything is written or sent.
@@ -30,6 +31,10 @@ pub struct GiftPesaInput {
     pub till: Option<String>,
     #[serde(default)]
     pub remarks: Option<String>,
+    /// The cashier was told this customer was just given the same amount
+    /// and confirms that this is a second purchase.
+    #[serde(default)]
+    pub confirm_repeat: bool,
 }
 
 fn invalid(code: &'static str, message: &str) -> FlowError {
@@ -89,7 +94,7 @@ impl Till {
             amount: Some(amount),
         };
         self.refuse_if_blocked(&r, false).await?;
-        self.refuse_if_repeated(&r, &name).await?;
+        self.refuse_if_repeated(&r, &name, input.confirm_repeat).await?;
         let client = self.giftpesa().await?;
         if overridden {
             let note = format!(
@@ -137,9 +142,10 @@ impl Till {
 
     /// GiftPesa has no voucher code to make a second identical submission
     /// fail: the same customer, phone and amount just completed is refused
-    /// here. Two submissions at once are refused by the ledger's
-    /// one-in-flight guard.
-    async fn refuse_if_repeated(&self, r: &Redemption<'_>, name: &str) -> Result<(), FlowError> {
+    /// here until the cashier confirms it (`confirm_repeat`), and the
+    /// confirmation is audited. Two submissions at once are refused by the
+    /// ledger's one-in-flight guard.
+    async fn refuse_if_repeated(&self, r: &Redemption<'_>, name: &str, confirmed: bool) -> Result<(), FlowError> {
         let Some(key) = r.key.clone() else { return Ok(()) };
         let Some(amount) = r.amount else { return Ok(()) };
         let Some(last) = self.db(move |l| l.blocking_redemption(PROVIDER.as_str(), &key)).await? else {
@@ -152,24 +158,22 @@ impl Till {
         if last.state != State::Completed || last.amount_minor != Some(amount.minor) || !same_customer || !recent {
             return Ok(());
         }
-        let refusal = FlowError::Declined {
-            code: "just_redeemed",
-            message: format!(
-                "{amount} was just redeemed for this phone ({}). If the customer really wants a second \
-                 redemption of the same amount, try again in two minutes",
-                super::local_time(&last.updated_at)
-            ),
+        let when = super::local_time(&last.updated_at);
+        let (action, outcome, note, refusal) = if confirmed {
+            let note = format!("second redemption of {amount} for this phone confirmed (the last was at {when})");
+            ("repeat_confirmed", crate::ledger::Outcome::Info, note, None)
+        } else {
+            let refusal = FlowError::Declined {
+                code: "just_redeemed",
+                message: format!(
+                    "{amount} was already redeemed for this customer at {when}. Redeem again only if this is \
+                     a second purchase"
+                ),
+            };
+            ("redeem_refused", crate::ledger::Outcome::Failure, refusal.to_string(), Some(refusal))
         };
-        self.audit(super::voucher_audit(
-            PROVIDER,
-            r.cashier,
-            "redeem_refused",
-            crate::ledger::Outcome::Failure,
-            &r.masked,
-            refusal.to_string(),
-        ))
-        .await?;
-        Err(refusal)
+        self.audit(super::voucher_audit(PROVIDER, r.cashier, action, outcome, &r.masked, note)).await?;
+        refusal.map_or(Ok(()), Err)
     }
 
     pub async fn giftpesa_merchants(&self) -> Result<Vec<Merchant>, FlowError> {

@@ -30,8 +30,6 @@ const OPEN_CAP: Duration = Duration::from_secs(300);
 const LATE_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 const LATE_FIRST: Duration = Duration::from_secs(60);
 const LATE_CAP: Duration = Duration::from_secs(2 * 60 * 60);
-/// How many recent transactions are scanned for final checkouts to watch.
-const LATE_SCAN: u32 = 500;
 /// BitPesa allows six status reads of a transaction in its first hour and
 /// one an hour after (payout.rs, `LIVE_CHECKPOINTS`): an unknown payout is
 /// asked about rarely, and one under way is left to the Payouts screen,
@@ -50,17 +48,23 @@ impl Till {
     ) -> Result<Vec<TransactionRow>, FlowError> {
         let dir = self.data_dir().to_path_buf();
         let who = actor.to_string();
-        self.db(move |l| l.mark_abandoned_unknown(&dir, &who)).await?;
+        self.db(move |l| l.mark_abandoned_unknown(&dir, &who, never_payable)).await?;
         let open = self.db(|l| l.open_transactions()).await?;
         let mut settled = Vec::new();
         for row in open {
             let Some(_held) = self.lease().settle(self.data_dir(), &row.owner, &row.id) else { continue };
             let row = if row.state == State::Pending && !open_at_provider(&row) {
-                self.mark_unrecorded(actor, row).await?
+                // Settled by someone else meanwhile: nothing left to do.
+                let Some(row) = self.settle_unrecorded(actor, row).await? else { continue };
+                if row.state.is_final() {
+                    settled.push(row);
+                    continue;
+                }
+                row
             } else {
                 row
             };
-            if row.state.is_final() || !due(&row) {
+            if !due(&row) {
                 continue;
             }
             let done = match (row.operation.as_str(), row.provider.parse()) {
@@ -74,9 +78,9 @@ impl Till {
             };
             settled.extend(done);
         }
-        let recent = self.db(|l| l.recent(LATE_SCAN)).await?;
         let since = chrono::Utc::now() - LATE_WINDOW;
-        for row in recent.into_iter().filter(|r| watched_after_final(r, since)) {
+        let watched = self.db(move |l| l.final_checkouts_since(ProviderId::Pesapal.as_str(), since)).await?;
+        for row in watched {
             let Some(_held) = self.lease().settle(self.data_dir(), &row.owner, &row.id) else { continue };
             if !due(&row) {
                 continue;
@@ -86,26 +90,37 @@ impl Till {
         Ok(settled)
     }
 
-    /// A pending row of this process that no flow holds: the provider was
-    /// asked but the answer never reached the ledger (a failed write, a
-    /// stopped flow). It becomes `unknown`, like a crashed process's row.
-    async fn mark_unrecorded(&self, actor: &str, row: TransactionRow) -> Result<TransactionRow, FlowError> {
-        let entry = AuditEntry::about(
-            &row,
-            actor,
-            "outcome_unrecorded",
-            Outcome::Info,
-            "the provider was asked but its answer was not recorded (the write failed or the flow stopped); \
-                 outcome unknown",
-        );
-        let finish = Finish { message: "Kaunta could not record the provider's answer".into(), ..Finish::default() };
+    /// A pending row that no flow holds and the provider does not hold open:
+    /// the provider was asked but the answer never reached the ledger (a
+    /// failed write, a stopped flow, a crash). It becomes `unknown`, for the
+    /// provider or a manager to settle, unless nobody could have paid it.
+    /// `None` when another process or flow finished it first.
+    async fn settle_unrecorded(&self, actor: &str, row: TransactionRow) -> Result<Option<TransactionRow>, FlowError> {
+        let (state, outcome, action, note, message) = if never_payable(&row) {
+            (
+                State::Failed,
+                Outcome::Failure,
+                "checkout_never_shown",
+                "the order's tracking id and payment link were never recorded, so they were never shown and \
+                     nobody could pay; failed, no payment taken",
+                "The payment link was never shown: no payment was taken",
+            )
+        } else {
+            (
+                State::Unknown,
+                Outcome::Info,
+                "outcome_unrecorded",
+                "the provider was asked but its answer was not recorded (the write failed or the flow stopped); \
+                     outcome unknown",
+                "Kaunta could not record the provider's answer",
+            )
+        };
+        let entry = AuditEntry::about(&row, actor, action, outcome, note);
+        let finish = Finish { message: message.into(), ..Finish::default() };
         let id = row.id.clone();
-        match self.db(move |l| l.finish(&id, State::Unknown, &finish, &entry)).await {
-            Ok(row) => Ok(row),
-            Err(FlowError::Ledger(LedgerError::AlreadyFinal { .. })) => {
-                let id = row.id.clone();
-                Ok(self.db(move |l| l.transaction(&id)).await?.unwrap_or(row))
-            }
+        match self.db(move |l| l.finish(&id, state, &finish, &entry)).await {
+            Ok(row) => Ok(Some(row)),
+            Err(FlowError::Ledger(LedgerError::AlreadyFinal { .. })) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -137,14 +152,13 @@ fn open_at_provider(row: &TransactionRow) -> bool {
     matches!(row.operation.as_str(), "checkout" | "payout") && row.provider_reference.is_some()
 }
 
-/// A final Pesapal checkout young enough that Pesapal may still change its
-/// answer about it.
-fn watched_after_final(row: &TransactionRow, since: chrono::DateTime<chrono::Utc>) -> bool {
-    row.provider == ProviderId::Pesapal.as_str()
-        && row.operation == "checkout"
-        && row.state.is_final()
-        && row.provider_reference.is_some()
-        && chrono::DateTime::parse_from_rfc3339(&row.created_at).is_ok_and(|t| t >= since)
+/// A checkout with no tracking id recorded. The flow records the id before
+/// it shows the payment link or its QR code, so whether or not Pesapal
+/// opened the order, nobody was given a way to pay it: it failed, as it
+/// does when a running flow loses SubmitOrderRequest's answer (pesapal.rs,
+/// `NoPaymentTaken`), and after a crash too.
+fn never_payable(row: &TransactionRow) -> bool {
+    row.operation == "checkout" && row.provider_reference.is_none()
 }
 
 /// When each row may next be asked about.

@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import type { GroupLine, ShiftReport, ShiftRow } from '../../types';
+import { describe, expect, it, vi } from 'vitest';
+import type { GroupLine, ShiftReport, ShiftReprinted, ShiftRow } from '../../types';
 import {
+  canReprint,
   closeWarning,
   currencyHeading,
   deliveryText,
@@ -8,6 +9,8 @@ import {
   operationLabel,
   providerBlocks,
   reportTitle,
+  reprinter,
+  type ReprintView,
   shiftSummary,
 } from './shifts';
 
@@ -63,6 +66,7 @@ function report(openCounts: number[]): ShiftReport {
     by_provider: [],
     by_cashier: [],
     audit_head: null,
+    reprint: null,
   };
 }
 
@@ -134,5 +138,72 @@ describe('deliveryText', () => {
     expect(deliveryText({ path: '', printed: false, printer: null, print_error: 'disk full' })).toBe(
       'Not saved: disk full',
     );
+  });
+});
+
+describe('reprinting a Z report', () => {
+  const closed: ShiftRow = {
+    ...shift,
+    closed_by: 'Mama Njeri',
+    closed_at: '2026-11-25T14:00:00.000Z',
+    audit_head_seq: 12,
+    audit_head_hash: 'abc',
+  };
+
+  function reprinted(delivery: Partial<ShiftReprinted['delivery']> = {}): ShiftReprinted {
+    return {
+      report: { ...report([0]), kind: 'z', shift: closed, reprint: { by: 'Mama Njeri', at: '2026-11-26T08:00:00.000Z' } },
+      delivery: { path: '/data/reports/s1-z-reprint-1.pdf', printed: false, printer: null, print_error: null, ...delivery },
+    };
+  }
+
+  it('is offered for closed shifts only', () => {
+    expect(canReprint(shift)).toBe(false);
+    expect(canReprint(closed)).toBe(true);
+  });
+
+  it('shows where the copy went, and a printer problem', async () => {
+    const views: ReprintView[] = [];
+    const send = vi.fn().mockResolvedValueOnce(reprinted({ printed: true, printer: 'EPSON' }));
+    send.mockResolvedValueOnce(reprinted({ print_error: 'the printer is out of paper' }));
+    const reprint = reprinter(send, String, (v) => views.push(v));
+    await reprint('s1');
+    expect(views[0]).toEqual({ shiftId: 's1', pending: true, text: null, path: null, failed: false });
+    expect(views[1]).toEqual({
+      shiftId: 's1',
+      pending: false,
+      text: 'Z report reprinted (marked REPRINT): Printed on EPSON; saved as PDF',
+      path: '/data/reports/s1-z-reprint-1.pdf',
+      failed: false,
+    });
+    await reprint('s1');
+    expect(views[3]?.text).toBe(
+      'Z report reprinted (marked REPRINT): Saved as PDF (printer problem: the printer is out of paper)',
+    );
+    expect(views[3]?.failed).toBe(true);
+  });
+
+  it('shows a refusal in plain words', async () => {
+    const views: ReprintView[] = [];
+    const refusal = { code: 'z_report_not_kept', message: 'This shift closed before Kaunta kept Z report figures' };
+    const send = vi.fn().mockRejectedValue(refusal);
+    await reprinter(send, (e) => (e as { message: string }).message, (v) => views.push(v))('s1');
+    expect(views.at(-1)).toEqual({ shiftId: 's1', pending: false, text: refusal.message, path: null, failed: true });
+  });
+
+  it('sends once for a double click, and again once the first is done', async () => {
+    let finish: (r: ShiftReprinted) => void = () => {};
+    const send = vi.fn(() => new Promise<ShiftReprinted>((resolve) => (finish = resolve)));
+    const reprint = reprinter(send, String, () => {});
+    const first = reprint('s1');
+    await reprint('s1');
+    await reprint('s2');
+    expect(send).toHaveBeenCalledTimes(1);
+    finish(reprinted());
+    await first;
+    const second = reprint('s1');
+    expect(send).toHaveBeenCalledTimes(2);
+    finish(reprinted());
+    await second;
   });
 });

@@ -1,6 +1,6 @@
 // Pure logic of the Shifts tab: labels, grouping and warnings. Amounts come
 // formatted from the backend (MoneyView.display); nothing is summed here.
-import type { CurrencyLine, GroupLine, ReceiptView, ShiftReport, ShiftRow } from '../../types';
+import type { CurrencyLine, GroupLine, ReceiptView, ShiftReport, ShiftReprinted, ShiftRow } from '../../types';
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
 
@@ -88,4 +88,56 @@ export function deliveryText(delivery: ReceiptView | null): string {
 
 export function reportTitle(report: ShiftReport): string {
   return report.kind === 'z' ? 'Z report — shift closed' : 'X report — running';
+}
+
+/** Only a closed shift has a Z report to print again. */
+export function canReprint(shift: ShiftRow): boolean {
+  return shift.closed_at !== null;
+}
+
+/** What the Recent shifts panel says about the last reprint asked for. */
+export interface ReprintView {
+  shiftId: string;
+  pending: boolean;
+  /** Where the copy went, or why there is none. */
+  text: string | null;
+  path: string | null;
+  /** The copy was refused, or not saved or printed as asked. */
+  failed: boolean;
+}
+
+export function reprintResult(shiftId: string, result: ShiftReprinted): ReprintView {
+  const delivery = result.delivery;
+  return {
+    shiftId,
+    pending: false,
+    text: `Z report reprinted (marked REPRINT): ${deliveryText(delivery)}`,
+    path: delivery.path || null,
+    failed: delivery.print_error !== null || !delivery.path,
+  };
+}
+
+/**
+ * Reprints one shift's Z report at a time: a second press (or a press on
+ * another shift) while a copy is on its way sends nothing, so a double click
+ * never prints two copies. `show` gets the pending state, then the result.
+ */
+export function reprinter(
+  send: (shiftId: string) => Promise<ShiftReprinted>,
+  errorMessage: (err: unknown) => string,
+  show: (view: ReprintView) => void,
+): (shiftId: string) => Promise<void> {
+  let pending = false;
+  return async (shiftId: string) => {
+    if (pending) return;
+    pending = true;
+    show({ shiftId, pending: true, text: null, path: null, failed: false });
+    try {
+      show(reprintResult(shiftId, await send(shiftId)));
+    } catch (err) {
+      show({ shiftId, pending: false, text: errorMessage(err), path: null, failed: true });
+    } finally {
+      pending = false;
+    }
+  };
 }
