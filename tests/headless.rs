@@ -618,3 +618,63 @@ async fn providers_reports_which_provider_cannot_be_reached() {
     assert!(text.lines().any(|l| l.starts_with("PesaVoucher") && l.ends_with("reachable")), "{text}");
     assert!(text.contains("Pesapal      Pesapal cannot be reached"), "{text}");
 }
+
+/// A manager backs up from the command line to another folder (a USB stick);
+/// the backup verifies with the same head, and a copy with one audit row
+/// edited does not: exit 1, naming the row. Failures are refused and audited.
+#[tokio::test]
+async fn a_backup_from_the_cli_verifies_and_a_tampered_copy_does_not() {
+    let sim = Simulator::start();
+    let till = Till::new(&sim.training_config());
+    till.add_manager("Njeri");
+    for code in ["TRN-ACTIVE-1200", "TRN-ACTIVE-5000"] {
+        assert!(till.run(&["redeem", "pesavoucher", code, "--cashier", "amina"]).status.success());
+    }
+    let usb = tempfile::tempdir().unwrap();
+    let to = usb.path().to_str().unwrap();
+    let (code, made) = till.run_json(&["backup", "--to", to, "--manager", "Njeri", "--json"]);
+    assert_eq!(code, 0, "{made}");
+    assert_eq!(made["transactions"], 2);
+    let path = made["path"].as_str().unwrap().to_string();
+    assert_eq!(std::path::Path::new(&path).parent().unwrap(), usb.path());
+    assert!(till.audit_events().iter().any(|e| e == "backup_made"));
+
+    // Checking needs no manager and no till: only the file.
+    let (code, checked) = till.run_json(&["backup", "verify", &path, "--json"]);
+    assert_eq!(code, 0, "{checked}");
+    for field in ["transactions", "audit_rows", "head"] {
+        assert_eq!(checked[field], made[field], "{field}");
+    }
+    let out = till.run(&["backup", "verify", &path]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with(&format!("OK: {path} is intact: 2 transaction(s)")), "{text}");
+
+    let copy = usb.path().join("copy.sqlite3");
+    std::fs::copy(&path, &copy).unwrap();
+    let db = rusqlite::Connection::open(&copy).unwrap();
+    db.execute_batch("DROP TRIGGER audit_log_no_update").unwrap();
+    let target: i64 = db
+        .query_row("SELECT seq FROM audit_log WHERE amount_minor IS NOT NULL ORDER BY seq LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    db.execute("UPDATE audit_log SET amount_minor = 100 WHERE seq = ?1", [target]).unwrap();
+    drop(db);
+    let copy = copy.to_str().unwrap();
+    let out = till.run(&["backup", "verify", copy]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains(&format!("is broken at row {target}: its content does not match its hash")), "{said}");
+    assert!(said.contains("Do not restore from this file."), "{said}");
+    let (code, refused) = till.run_json(&["backup", "verify", copy, "--json"]);
+    assert_eq!((code, refused["error"]["code"].as_str()), (1, Some("backup_chain_broken")), "{refused}");
+    assert_eq!(till.run(&["backup", "verify", &path]).status.code(), Some(0), "the original is untouched");
+
+    // A wrong PIN makes nothing; a folder that is not there is named, and audited.
+    let out = till.command(&["backup", "--to", to, "--manager", "Njeri"]).env("KAUNTA_MANAGER_PIN", "0000").output();
+    assert_eq!(out.unwrap().status.code(), Some(1));
+    let missing = usb.path().join("not-plugged-in");
+    let (code, failed) = till.run_json(&["backup", "--to", missing.to_str().unwrap(), "--manager", "Njeri", "--json"]);
+    assert_eq!((code, failed["error"]["code"].as_str()), (1, Some("backup_dir_missing")), "{failed}");
+    assert!(till.audit_events().iter().any(|e| e == "backup_failed"));
+    assert_eq!(std::fs::read_dir(usb.path()).unwrap().count(), 2, "the backup and the tampered copy, nothing else");
+    assert_eq!(till.run(&["audit", "verify"]).status.code(), Some(0));
+}

@@ -517,6 +517,10 @@ async fn a_manager_adds_a_cashier_and_sends_a_refund_from_the_back_office() {
         assert!(report.contains("KES 750.00"), "{report}");
         let pdf = text(&c, "#shift-pdf-path").await;
         assert!(std::path::Path::new(&pdf).is_file(), "{pdf}");
+        // The close backed the database up, checked, into the data dir's backups/.
+        let backed_up = text(&c, "#shift-backup").await;
+        let copy = backed_up.strip_prefix("Backed up to ").unwrap_or_else(|| panic!("{backed_up}"));
+        assert!(copy.contains("/backups/kaunta-") && std::path::Path::new(copy).is_file(), "{copy}");
         screenshot(&c, "back-office-z-report.png").await;
 
         // Reprint Z on the closed shift: a copy beside the original, marked REPRINT.
@@ -561,6 +565,7 @@ async fn a_manager_adds_a_cashier_and_sends_a_refund_from_the_back_office() {
             "shift_opened",
             "shift_closed",
             "shift_report_reprinted",
+            "backup_made",
         ] {
             assert!(events.iter().any(|e| e == expected), "{expected} missing from {events:?}");
         }

@@ -255,6 +255,21 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Backups of the till's database. With no action: make one (a
+    /// manager's approval: --manager NAME and KAUNTA_MANAGER_PIN), checked
+    /// before it takes its name; exit 1 if none could be made.
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        #[command(subcommand)]
+        action: Option<BackupAction>,
+        /// Another folder than `[backup] dir` (a USB stick, a network share).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        #[arg(long)]
+        manager: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Provider credentials in the OS keyring.
     Credentials {
         #[command(subcommand)]
@@ -395,6 +410,18 @@ pub enum WebhookAction {
 pub enum AuditAction {
     /// Check the hash chain; names the first broken row.
     Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// Check a backup before restoring from it: SQLite's integrity check and
+    /// the whole audit chain. Reads the file and writes nothing; needs no
+    /// manager. Exit 1 if it is damaged, broken or not a Kaunta backup.
+    Verify {
+        file: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -555,6 +582,7 @@ fn exit_for(e: &FlowError) -> u8 {
         e,
         FlowError::Staff(StaffError::WrongPin { .. } | StaffError::Unknown | StaffError::Locked { .. })
             | FlowError::Staff(StaffError::NotManager)
+            | FlowError::Backup(_)
     );
     if e.is_declined() || refused { EXIT_DECLINED } else { EXIT_USAGE }
 }
@@ -584,6 +612,8 @@ async fn run(command: Command, data_dir: PathBuf) -> u8 {
         | Command::Payout { action: PayoutAction::Cancel { json, .. } }
         | Command::Webhook { action: WebhookAction::Verify { json, .. } } => *json,
         Command::Audit { action: AuditAction::Verify { json } } => *json,
+        Command::Backup { action: Some(BackupAction::Verify { json, .. }), .. } => *json,
+        Command::Backup { action: None, json, .. } => *json,
         Command::Shift { action: ShiftAction::Report { json, .. } } => *json,
         Command::Shift { action: ShiftAction::Reprint { json, .. } } => *json,
         Command::Credentials { action: CredentialsAction::Status { json } } => *json,
@@ -923,6 +953,50 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
                 }
             }
             Ok(if v.is_intact() { EXIT_OK } else { EXIT_DECLINED })
+        }
+        Command::Backup { action: Some(BackupAction::Verify { file, json }), .. } => {
+            let checked = tokio::task::spawn_blocking(move || kaunta_core::backup::verify_backup(&file))
+                .await
+                .expect("a backup check does not panic");
+            match checked {
+                Ok(c) if json => print_json(&c),
+                Ok(c) => println!(
+                    "OK: {} is intact: {} transaction(s), {} audit row(s), head row {} {}",
+                    c.path, c.transactions, c.audit_rows, c.head.seq, c.head.hash
+                ),
+                Err(e) => {
+                    report(&FlowError::from(e).to_public(), json);
+                    if !json {
+                        eprintln!("Do not restore from this file.");
+                    }
+                    return Ok(EXIT_DECLINED);
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Backup { action: None, to, manager, json } => {
+            let till = open(data_dir).await?;
+            let manager = manager.ok_or(FlowError::Staff(kaunta_core::staff::StaffError::ApprovalMissing))?;
+            let by = approve(&till, &manager).await?;
+            let dir = to.unwrap_or_else(|| till.backup_dir());
+            let made = till.back_up_to(&by.name, "asked for from the command line", dir).await?;
+            if json {
+                print_json(&made);
+            } else {
+                let c = &made.check;
+                println!("Backed up to {}", c.path);
+                println!(
+                    "{} transaction(s), {} audit row(s), head row {} {}",
+                    c.transactions, c.audit_rows, c.head.seq, c.head.hash
+                );
+                if !made.pruned.is_empty() {
+                    println!("{} older backup(s) deleted", made.pruned.len());
+                }
+                if let Some(e) = &made.prune_error {
+                    println!("warning: {e}");
+                }
+            }
+            Ok(EXIT_OK)
         }
         Command::Shift { action: ShiftAction::Report { cashier, json } } => {
             let till = open(data_dir).await?;

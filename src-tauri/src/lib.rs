@@ -66,6 +66,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
         commands::history::history_export_csv,
         commands::history::history_export_pdf,
         commands::history::audit_verify,
+        commands::backup::backup_now,
         commands::payouts::payout_corridors,
         commands::payouts::bitpesa_balances,
         commands::payouts::payout_start,

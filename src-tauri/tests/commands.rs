@@ -601,3 +601,30 @@ fn a_manager_reprints_a_closed_shifts_z_report_over_ipc() {
     let e = call(&h.main, "shift_reprint_z", json!({"shiftId": "nope"})).unwrap_err();
     assert_eq!(e, json!({"code": "shift_not_found", "message": "There is no shift nope at this till"}));
 }
+
+#[test]
+fn a_manager_backs_up_over_ipc_and_the_z_close_backs_up_too() {
+    let h = harness();
+    sign_in(&h, "Njeri");
+    call(&h.main, "redeem_voucher", json!({"provider": "pesavoucher", "code": "TRN-ACTIVE-1200"})).unwrap();
+    let refused = call(&h.main, "backup_now", json!({})).unwrap_err();
+    assert_eq!(refused["code"], "manager_required");
+
+    call(&h.main, "manager_unlock", json!({"name": "Njeri", "pin": PIN})).unwrap();
+    let made = call(&h.main, "backup_now", json!({})).unwrap();
+    let path = std::path::PathBuf::from(made["path"].as_str().unwrap());
+    assert_eq!(path.parent().unwrap(), h._dir.path().join("backups"), "{made}");
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("kaunta-TILL-1-") && name.ends_with("Z.sqlite3"), "{name}");
+    assert_eq!(made["transactions"], 1);
+    // What crossed IPC is what the file holds.
+    let check = kaunta_core::backup::verify_backup(&path).unwrap();
+    assert_eq!(made["audit_rows"], check.audit_rows);
+    assert_eq!(made["head"], json!({"seq": check.head.seq, "hash": check.head.hash}));
+    assert_eq!(check.head.hash.len(), 64);
+
+    let closed = call(&h.main, "shift_close", json!({})).unwrap();
+    assert_eq!(closed["backup"]["status"], "made", "{}", closed["backup"]);
+    assert_ne!(closed["backup"]["path"], made["path"]);
+    assert!(closed["backup"]["head"]["seq"].as_i64().unwrap() > check.head.seq);
+}

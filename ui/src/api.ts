@@ -36,6 +36,7 @@ import type {
 } from './types';
 import type {
   AuditVerification,
+  BackupMade,
   DailyTotals,
   ExportedFile,
   HistoryCursor,
@@ -276,6 +277,9 @@ export const historyExportPdf = (filter: HistoryFilter): Promise<HistoryReportFi
 /** Walks the audit chain and checks it against the last shift close's anchor. */
 export const auditVerify = (onProgress: (p: Progress) => void): Promise<AuditVerification> =>
   call('audit_verify', { onProgress: progressChannel(onProgress) });
+
+/** Managers only: copies the till's database into the backup folder and checks the copy. */
+export const backupNow = (): Promise<BackupMade> => call('backup_now');
 
 export const payoutCorridors = (): Promise<PayoutCorridor[]> => call('payout_corridors');
 

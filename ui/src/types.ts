@@ -339,7 +339,35 @@ export interface ShiftClosed {
   /** The audit head was kept in the keyring. */
   anchored: boolean;
   anchor_error: string | null;
+  /** The backup made after the close; null when backups at close are off. */
+  backup: BackupOutcome | null;
 }
+
+// Backups of the till's database (src-tauri/core/src/backup.rs).
+
+/** A backup file checked: whole, its audit chain intact, and what it holds. */
+export interface BackupCheck {
+  path: string;
+  bytes: number;
+  schema_version: number;
+  transactions: number;
+  audit_rows: number;
+  /** The copy's last audit row. */
+  head: { seq: number; hash: string };
+}
+
+/** A backup made, checked and in place. */
+export interface BackupMade extends BackupCheck {
+  /** RFC 3339 UTC. */
+  made_at: string;
+  millis: number;
+  /** This till's older backups deleted to keep `[backup] keep`. */
+  pruned: string[];
+  prune_error: string | null;
+}
+
+/** A backup's outcome where the backup is not the point (a Z close). */
+export type BackupOutcome = ({ status: 'made' } & BackupMade) | { status: 'failed'; code: string; message: string };
 
 // The back office's History and Audit tabs (src-tauri/src/commands/history.rs).
 

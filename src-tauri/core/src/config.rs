@@ -40,6 +40,10 @@ pub enum ConfigError {
     BadTillId,
     #[error("The store name must be 1 to 60 printable characters")]
     BadStoreName,
+    #[error("[backup] dir must name a folder (a USB stick or network share), in printable characters")]
+    BadBackupDir,
+    #[error("[backup] keep must be 1 to {MAX_BACKUPS_KEPT}: how many of the newest backups to keep")]
+    BadBackupKeep,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -160,6 +164,66 @@ impl Default for ReceiptConfig {
     }
 }
 
+/// The most backups `[backup] keep` may ask for: past that, pruning is no
+/// longer what keeps a stick from filling up.
+pub const MAX_BACKUPS_KEPT: u32 = 1_000;
+
+/// Copies of the ledger (see `backup`): where they go, how many are kept,
+/// and whether each Z close makes one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// A folder, best on another disk (a USB stick, a network share);
+    /// relative paths are inside the data directory. Default: `backups`
+    /// there, which survives a damaged database file but not a dead disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// How many of this till's newest backups to keep in `dir`; older ones
+    /// of this till are deleted, nothing else in the folder is touched.
+    #[serde(default = "default_backups_kept")]
+    pub keep: u32,
+    /// Back up after every Z close.
+    #[serde(default = "yes")]
+    pub at_shift_close: bool,
+}
+
+fn default_backups_kept() -> u32 {
+    14
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig { dir: None, keep: default_backups_kept(), at_shift_close: true }
+    }
+}
+
+impl BackupConfig {
+    fn is_default(&self) -> bool {
+        *self == BackupConfig::default()
+    }
+
+    /// The folder backups go to, for the till whose data is in `data_dir`.
+    pub fn dir_in(&self, data_dir: &Path) -> PathBuf {
+        match &self.dir {
+            Some(dir) => data_dir.join(dir),
+            None => data_dir.join("backups"),
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(dir) = &self.dir {
+            let text = dir.to_string_lossy();
+            if text.trim().is_empty() || text.chars().any(char::is_control) || dir.to_str().is_none() {
+                return Err(ConfigError::BadBackupDir);
+            }
+        }
+        if !(1..=MAX_BACKUPS_KEPT).contains(&self.keep) {
+            return Err(ConfigError::BadBackupKeep);
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -173,6 +237,8 @@ pub struct Config {
     pub receipt: ReceiptConfig,
     #[serde(default)]
     pub providers: BTreeMap<ProviderId, ProviderConfig>,
+    #[serde(default, skip_serializing_if = "BackupConfig::is_default")]
+    pub backup: BackupConfig,
 }
 
 fn default_store_name() -> String {
@@ -191,6 +257,7 @@ impl Default for Config {
             till_id: default_till_id(),
             receipt: ReceiptConfig::default(),
             providers: BTreeMap::new(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -241,6 +308,7 @@ impl Config {
         if !(1..=60).contains(&name_len) || self.store_name.chars().any(char::is_control) {
             return Err(ConfigError::BadStoreName);
         }
+        self.backup.check()?;
         for (provider, settings) in &self.providers {
             if settings.base_url.is_some() {
                 self.endpoint(*provider)?;
@@ -374,6 +442,45 @@ mod tests {
         std::fs::write(dir.path().join(CONFIG_FILE), "environment = \"training\"\napi_secret = \"x\"\n").unwrap();
         assert!(matches!(Config::load(dir.path()), Err(ConfigError::Parse { .. })));
         std::fs::write(dir.path().join(CONFIG_FILE), "environment = \"production\"\n").unwrap();
+        assert!(matches!(Config::load(dir.path()), Err(ConfigError::Parse { .. })));
+    }
+
+    #[test]
+    fn backups_default_to_the_data_dir_and_bad_settings_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        assert_eq!(c.backup, BackupConfig { dir: None, keep: 14, at_shift_close: true });
+        assert_eq!(c.backup.dir_in(dir.path()), dir.path().join("backups"));
+
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[backup]\ndir = \"/media/usb/kaunta\"\nkeep = 30\nat_shift_close = false\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        assert_eq!(c.backup.dir_in(dir.path()), PathBuf::from("/media/usb/kaunta"));
+        assert_eq!((c.backup.keep, c.backup.at_shift_close), (30, false));
+        c.save(dir.path()).unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), c, "kept through a save");
+
+        for (toml, expected) in [
+            ("[backup]\nkeep = 0\n", "[backup] keep must be 1 to 1000: how many of the newest backups to keep"),
+            ("[backup]\nkeep = 1001\n", "[backup] keep must be 1 to 1000: how many of the newest backups to keep"),
+            (
+                "[backup]\ndir = \" \"\n",
+                "[backup] dir must name a folder (a USB stick or network share), in printable characters",
+            ),
+            (
+                "[backup]\ndir = \"/media/\\u0007usb\"\n",
+                "[backup] dir must name a folder (a USB stick or network share), in printable characters",
+            ),
+        ] {
+            std::fs::write(dir.path().join(CONFIG_FILE), toml).unwrap();
+            assert_eq!(Config::load(dir.path()).unwrap_err().to_string(), expected, "{toml}");
+        }
+        std::fs::write(dir.path().join(CONFIG_FILE), "[backup]\nkeep = -1\n").unwrap();
+        assert!(matches!(Config::load(dir.path()), Err(ConfigError::Parse { .. })));
+        std::fs::write(dir.path().join(CONFIG_FILE), "[backup]\nevery = \"day\"\n").unwrap();
         assert!(matches!(Config::load(dir.path()), Err(ConfigError::Parse { .. })));
     }
 

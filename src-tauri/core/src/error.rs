@@ -57,6 +57,8 @@ pub enum FlowError {
     Staff(#[from] crate::staff::StaffError),
     #[error(transparent)]
     Reprint(#[from] crate::shift::ReprintError),
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
 }
 
 impl FlowError {
@@ -83,6 +85,7 @@ impl FlowError {
             FlowError::Simulator(_) => "simulator",
             FlowError::Staff(e) => e.code(),
             FlowError::Reprint(e) => e.code(),
+            FlowError::Backup(e) => e.code(),
         }
     }
 

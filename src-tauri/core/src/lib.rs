@@ -2,6 +2,7 @@
 //! training simulators. Nothing here imports Tauri, so all of it is tested
 //! without a window.
 
+pub mod backup;
 pub mod config;
 pub mod crash;
 pub mod error;

@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 use crate::FlowError;
+use crate::backup::BackupOutcome;
 use crate::ledger::anchor::{AnchoredVerification, AuditAnchor};
 use crate::ledger::history::{CurrencyTotal, HistoryTotals, TotalsGroup};
 use crate::ledger::shifts::{Closed, Kept, KeptZ, Opened, ShiftFigures, ShiftRow};
@@ -217,6 +218,9 @@ pub struct ShiftClosed {
     /// Why the head could not be kept in the keyring (it is still on the
     /// report and on the shift).
     pub anchor_error: Option<String>,
+    /// The backup made after the close (`[backup] at_shift_close`), or why
+    /// none could be made; None when backups at close are off.
+    pub backup: Option<BackupOutcome>,
 }
 
 fn no_shift() -> FlowError {
@@ -346,7 +350,14 @@ impl Till {
                 .await;
         }
         let delivery = self.deliver_report(&report, &by.name).await;
-        Ok(ShiftClosed { report, delivery, anchored: anchor_error.is_none(), anchor_error })
+        // After the report is out: a backup that fails (a stick not plugged
+        // in) must not cost the manager the Z report, and the close stands.
+        let backup = if self.config().backup.at_shift_close {
+            Some(self.back_up_reporting(&by.name, &format!("at the Z close of shift {}", report.shift.id)).await)
+        } else {
+            None
+        };
+        Ok(ShiftClosed { report, delivery, anchored: anchor_error.is_none(), anchor_error, backup })
     }
 
     /// A copy of a closed shift's Z report (managers only): the figures,
@@ -519,6 +530,82 @@ mod tests {
             .unwrap();
         assert_eq!((actor.as_str(), outcome.as_str(), subject.as_str()), ("Baraka", "success", id.as_str()));
         assert!(details.starts_with("Z report reprint saved ") && details.ends_with("-z-reprint-1.pdf"), "{details}");
+    }
+
+    fn audit_rows(till: &Till, event: &str) -> Vec<(String, String, String)> {
+        let conn = rusqlite::Connection::open(till.ledger().path()).unwrap();
+        let mut stmt =
+            conn.prepare("SELECT outcome, subject, details FROM audit_log WHERE event = ?1 ORDER BY seq").unwrap();
+        stmt.query_map([event], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    }
+
+    #[tokio::test]
+    async fn a_z_close_backs_up_after_the_report_and_says_where() {
+        let (_dir, till) = crate::till::test_till().await;
+        open_a_second_ago(&till).await;
+        insert(&till, "a", "completed", 75_000);
+        let closed = till.close_shift(&manager()).await.unwrap();
+        let Some(crate::backup::BackupOutcome::Made(made)) = &closed.backup else {
+            panic!("no backup: {:?}", closed.backup);
+        };
+        assert!(made.check.path.starts_with(&till.backup_dir().display().to_string()), "{}", made.check.path);
+        assert_eq!(made.check.transactions, 1);
+        // The backup holds the close: its report printed and its head anchored.
+        let head = closed.report.audit_head.clone().unwrap();
+        assert!(made.check.head.seq > head.seq, "{:?} after {head:?}", made.check.head);
+        let copy = crate::backup::verify_backup(std::path::Path::new(&made.check.path)).unwrap();
+        assert_eq!(copy, made.check);
+        let conn = rusqlite::Connection::open(&made.check.path).unwrap();
+        let kept: String =
+            conn.query_row("SELECT hash FROM audit_log WHERE seq = ?1", [head.seq], |r| r.get(0)).unwrap();
+        assert_eq!(kept, head.hash);
+        let printed: i64 = conn
+            .query_row("SELECT COUNT(*) FROM audit_log WHERE event = 'shift_report_printed'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(printed, 1, "the report was delivered before the copy was made");
+
+        let made_rows = audit_rows(&till, "backup_made");
+        assert_eq!(made_rows.len(), 1);
+        let (outcome, subject, details) = &made_rows[0];
+        assert_eq!((outcome.as_str(), subject.as_str()), ("success", made.check.path.as_str()));
+        assert!(details.starts_with(&format!("at the Z close of shift {}: 1 transaction(s)", closed.report.shift.id)));
+        assert!(details.contains(&format!("head row {} {}", made.check.head.seq, made.check.head.hash)), "{details}");
+    }
+
+    #[tokio::test]
+    async fn a_backup_that_fails_does_not_fail_the_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config::default();
+        config.receipt.print = false;
+        config.backup.dir = Some(dir.path().join("usb-stick-not-plugged-in"));
+        config.save(dir.path()).unwrap();
+        let options = crate::TillOptions { keyring_service: format!("kaunta-test-{}", uuid::Uuid::now_v7()) };
+        let till = Till::open(dir.path(), options).await.unwrap();
+        open_a_second_ago(&till).await;
+        let closed = till.close_shift(&manager()).await.unwrap();
+        assert!(closed.report.shift.closed_at.is_some());
+        assert!(std::path::Path::new(&closed.delivery.path).exists(), "the Z report was saved");
+        let Some(crate::backup::BackupOutcome::Failed { code, message }) = &closed.backup else {
+            panic!("expected a failure: {:?}", closed.backup);
+        };
+        assert_eq!(code, "backup_dir_missing");
+        assert!(message.contains("usb-stick-not-plugged-in does not exist"), "{message}");
+        assert!(till.current_shift().await.unwrap().is_none(), "the shift is closed");
+        let failed = audit_rows(&till, "backup_failed");
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0, "failure");
+        assert!(failed[0].2.ends_with(message.as_str()), "{}", failed[0].2);
+
+        // Off in the config: no backup, and nothing said about one.
+        let mut config = till.config().clone();
+        config.backup.at_shift_close = false;
+        drop(till);
+        config.save(dir.path()).unwrap();
+        let options = crate::TillOptions { keyring_service: format!("kaunta-test-{}", uuid::Uuid::now_v7()) };
+        let till = Till::open(dir.path(), options).await.unwrap();
+        open_a_second_ago(&till).await;
+        assert_eq!(till.close_shift(&manager()).await.unwrap().backup, None);
+        assert_eq!(audit_rows(&till, "backup_failed").len(), 1);
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! Errors cross IPC as `{code, message}` (kaunta_core::PublicError).
 
 pub mod backoffice;
+pub mod backup;
 pub mod cashier;
 pub mod giftpesa;
 pub mod health;

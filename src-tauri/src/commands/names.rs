@@ -49,6 +49,7 @@ pub const COMMANDS: &[&str] = &[
     "history_export_csv",
     "history_export_pdf",
     "audit_verify",
+    "backup_now",
     "payout_corridors",
     "bitpesa_balances",
     "payout_start",

@@ -47,6 +47,12 @@ pub enum LedgerError {
     NoManagerLeft,
 }
 
+/// The newest schema this Kaunta knows: a database beyond it was written by a
+/// newer version.
+pub fn known_schema_version() -> i64 {
+    migrate::MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
 pub(crate) fn now_text() -> String {
     stored_time(chrono::Utc::now())
 }
