@@ -23,7 +23,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Driver, UI_WAIT, app_pid, tree_pss};
+use common::{Driver, UI_WAIT, anonymous_mb, app_pid, tree_pss};
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, Locator};
 use serde_json::json;
@@ -31,7 +31,10 @@ use support::{Till, kaunta_bin};
 
 const GROWTH_BUDGET: f64 = 10.0;
 const SETTLE: Duration = Duration::from_secs(3);
-const IDLE: Duration = Duration::from_secs(10);
+/// How long the idle screen is watched after the shift (`KAUNTA_SOAK_IDLE_SECS`):
+/// longer than the reconciler's 15 s and the provider probe's 30 s, so each
+/// wakes at least once.
+const IDLE_SECS: u64 = 60;
 /// Vouchers per WebDriver call: small enough that a stuck screen is reported soon.
 const BATCH: usize = 50;
 
@@ -102,34 +105,35 @@ return { nodes: document.getElementsByTagName('*').length,
          recent: document.querySelectorAll('#recent li').length };
 "#;
 
-/// Anonymous memory (heaps, JS, caches) in MB: unlike PSS, and unlike private
-/// clean pages of libraries, it does not move when another WebKit app on the
-/// machine maps the same libraries, so it shows the app's own growth even on
-/// a shared machine.
-fn anonymous_mb(pid: u32) -> f64 {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    let kb: f64 = rollup
-        .lines()
-        .find(|l| l.starts_with("Anonymous:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
+/// CPU time (user + system) each of the app and its WebKit processes has
+/// used, in seconds, by program name (summed over processes of one name).
+fn cpu_seconds(app: u32) -> Vec<(String, f64)> {
+    let mut by: Vec<(String, f64)> = Vec::new();
+    for (name, pid, _) in tree_pss(app) {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // Fields after "(comm)": state is the first, utime the 12th, stime the 13th.
+        let Some(close) = stat.rfind(')') else { continue };
+        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+            + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // /proc counts in USER_HZ, 100 a second on Linux whatever the kernel's own tick.
+        match by.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 += ticks / 100.0,
+            None => by.push((name, ticks / 100.0)),
+        }
+    }
+    by
 }
 
-/// CPU time (user + system) the app and its WebKit processes have used, in seconds.
-fn cpu_seconds(app: u32) -> f64 {
-    let ticks: f64 = tree_pss(app)
+/// Per program, the share of one core used between two `cpu_seconds` readings.
+fn cpu_percent(before: &[(String, f64)], after: &[(String, f64)], over: Duration) -> Vec<(String, f64)> {
+    after
         .iter()
-        .filter_map(|p| {
-            let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.1)).ok()?;
-            // Fields after "(comm)": state is the first, utime the 12th, stime the 13th.
-            let rest = &stat[stat.rfind(')')? + 2..];
-            let f: Vec<&str> = rest.split(' ').collect();
-            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
+        .map(|(name, secs)| {
+            let was = before.iter().find(|(n, _)| n == name).map_or(0.0, |b| b.1);
+            (name.clone(), (secs - was) / over.as_secs_f64() * 100.0)
         })
-        .sum();
-    // /proc counts in USER_HZ, 100 a second on Linux whatever the kernel's own tick.
-    ticks / 100.0
+        .collect()
 }
 
 struct Sample {
@@ -243,9 +247,23 @@ async fn main() {
     }
     let elapsed = start.elapsed();
     // A till waits most of the day: what the idle screen costs after the shift.
+    let idle = Duration::from_secs(env_usize("KAUNTA_SOAK_IDLE_SECS", IDLE_SECS as usize) as u64);
     let before = cpu_seconds(app);
-    tokio::time::sleep(IDLE).await;
-    let idle_cpu = (cpu_seconds(app) - before) / IDLE.as_secs_f64() * 100.0;
+    tokio::time::sleep(idle).await;
+    let idle_by = cpu_percent(&before, &cpu_seconds(app), idle);
+    let idle_cpu: f64 = idle_by.iter().map(|p| p.1).sum();
+    eprintln!(
+        "  .. idle {} s: {idle_cpu:.1} % of a core ({})",
+        idle.as_secs(),
+        idle_by.iter().map(|(n, p)| format!("{n} {p:.2} %")).collect::<Vec<_>>().join(", ")
+    );
+    // Memory after the idle minute: what the collector and WebKit's timers
+    // gave back on their own, separated from live growth.
+    let rested = sample(&c, app, done, start).await;
+    eprintln!(
+        "  .. after idling: PSS {:.0} MB (web {:.0}, app {:.0}), anonymous {:.0} MB",
+        rested.pss, rested.web, rested.app, rested.anonymous
+    );
     c.close().await.unwrap();
     drop(driver);
 
@@ -287,7 +305,8 @@ async fn main() {
          growing. PSS splits shared library pages among every process that maps them, so it drops while another \
          WebKit app runs on the machine and rises when it ends; the anonymous memory column (heaps, JS, caches: \
          pages no other program shares) does not, and is the one to read for a leak. Idle after the shift, the app and its \
-         WebKit processes used {idle_cpu:.1} % of one core over {} s.\n\n",
+         WebKit processes used {idle_cpu:.1} % of one core over {} s ({}); after that idle time the summed PSS was \
+         {:.0} MB (web process {:.0} MB), anonymous memory {:.0} MB.\n\n",
         warm.done,
         warm.pss,
         last.pss,
@@ -295,7 +314,11 @@ async fn main() {
         last.anonymous,
         first.pss,
         growth(first.pss, last.pss),
-        IDLE.as_secs()
+        idle.as_secs(),
+        idle_by.iter().map(|(n, p)| format!("{n} {p:.2} %")).collect::<Vec<_>>().join(", "),
+        rested.pss,
+        rested.web,
+        rested.anonymous
     ));
     body.push_str(
         "| vouchers | time | summed PSS | web process | app process | summed anonymous memory | page elements | rows in the recent list | JS heap |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",

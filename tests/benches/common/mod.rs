@@ -61,6 +61,20 @@ pub fn pss_mb(pid: u32) -> f64 {
     kb / 1024.0
 }
 
+/// Anonymous memory (heaps, JS, caches) in MB: unlike PSS, and unlike private
+/// clean pages of libraries, it does not move when another WebKit app on the
+/// machine maps the same libraries, so it shows the app's own growth even on
+/// a shared machine.
+pub fn anonymous_mb(pid: u32) -> f64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let kb: f64 = rollup
+        .lines()
+        .find(|l| l.starts_with("Anonymous:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
 /// A process's program name: its executable's file name (`comm` is cut at 15 characters).
 fn program(pid: u32, all: &[Proc]) -> String {
     std::fs::read_link(format!("/proc/{pid}/exe"))
