@@ -645,9 +645,12 @@ async fn a_backup_from_the_cli_verifies_and_a_tampered_copy_does_not() {
     for field in ["transactions", "audit_rows", "head"] {
         assert_eq!(checked[field], made[field], "{field}");
     }
+    // No shift has closed at this till: nothing kept in the keyring to check against.
+    assert_eq!(checked["anchor"]["status"], "none", "{checked}");
     let out = till.run(&["backup", "verify", &path]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with(&format!("OK: {path} is intact: 2 transaction(s)")), "{text}");
+    assert!(text.contains("anchor: none yet"), "{text}");
 
     let copy = usb.path().join("copy.sqlite3");
     std::fs::copy(&path, &copy).unwrap();

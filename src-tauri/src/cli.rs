@@ -556,6 +556,18 @@ pub fn main(cli: Cli) -> ExitCode {
     ExitCode::from(runtime.block_on(run(command, data_dir)))
 }
 
+/// The audit head this data directory's till kept in the keyring at its
+/// last Z close, read without opening (or creating) its database.
+async fn kept_anchor(data_dir: &std::path::Path) -> Result<Option<kaunta_core::ledger::anchor::AuditAnchor>, String> {
+    let config = kaunta_core::config::Config::load(data_dir).map_err(|e| e.to_string())?;
+    let database = kaunta_core::ledger::anchor::anchor_name_of(&data_dir.join(kaunta_core::ledger::LEDGER_FILE));
+    let secrets = kaunta_core::secrets::SecretStore::new(TillOptions::default().keyring_service);
+    tokio::task::spawn_blocking(move || secrets.audit_anchor(&config.till_id, &database))
+        .await
+        .expect("reading the keyring does not panic")
+        .map_err(|e| e.to_string())
+}
+
 fn print_json<T: Serialize>(value: &T) {
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, value);
@@ -955,15 +967,33 @@ async fn execute(command: Command, data_dir: &std::path::Path) -> Result<u8, Flo
             Ok(if v.is_intact() { EXIT_OK } else { EXIT_DECLINED })
         }
         Command::Backup { action: Some(BackupAction::Verify { file, json }), .. } => {
-            let checked = tokio::task::spawn_blocking(move || kaunta_core::backup::verify_backup(&file))
-                .await
-                .expect("a backup check does not panic");
+            use kaunta_core::backup::BackupAnchor;
+            let anchor = kept_anchor(data_dir).await;
+            let checked =
+                tokio::task::spawn_blocking(move || kaunta_core::backup::verify_backup_anchored(&file, anchor))
+                    .await
+                    .expect("a backup check does not panic");
             match checked {
                 Ok(c) if json => print_json(&c),
-                Ok(c) => println!(
-                    "OK: {} is intact: {} transaction(s), {} audit row(s), head row {} {}",
-                    c.path, c.transactions, c.audit_rows, c.head.seq, c.head.hash
-                ),
+                Ok(a) => {
+                    let c = &a.check;
+                    println!(
+                        "OK: {} is intact: {} transaction(s), {} audit row(s), head row {} {}",
+                        c.path, c.transactions, c.audit_rows, c.head.seq, c.head.hash
+                    );
+                    match &a.anchor {
+                        BackupAnchor::Holds { anchor } => {
+                            println!("anchor: it holds row {} as kept at the Z close at {}", anchor.seq, anchor.at)
+                        }
+                        BackupAnchor::Older { anchor } => println!(
+                            "anchor: it ends at row {}, before row {} kept at the Z close at {}: restoring it loses \
+                             the rows after row {}",
+                            c.head.seq, anchor.seq, anchor.at, c.head.seq
+                        ),
+                        BackupAnchor::None => println!("anchor: none yet (no shift has closed at this till)"),
+                        BackupAnchor::Unchecked { reason } => println!("anchor: not checked: {reason}"),
+                    }
+                }
                 Err(e) => {
                     report(&FlowError::from(e).to_public(), json);
                     if !json {

@@ -21,6 +21,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use serde::Serialize;
 
 use crate::FlowError;
+use crate::ledger::anchor::AuditAnchor;
 use crate::ledger::{AuditEntry, Outcome, known_schema_version};
 use crate::shift::AuditHead;
 use crate::till::Till;
@@ -197,6 +198,77 @@ pub fn verify_backup(path: &Path) -> Result<BackupCheck, BackupError> {
     check_file(path, path)
 }
 
+/// Opens `file` read-only and immutable: nothing is written beside it.
+fn open_immutable(file: &Path) -> Result<Connection, String> {
+    let absolute = std::path::absolute(file).map_err(|e| e.to_string())?;
+    let mut uri = url::Url::from_file_path(&absolute).map_err(|_| "not a usable file name".to_string())?;
+    uri.set_query(Some("immutable=1"));
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(uri.as_str(), flags).map_err(|e| e.to_string())
+}
+
+/// Where a backup stands against the audit head this till kept in the
+/// keyring at its last Z close, the anchor `audit verify` checks the live
+/// log against. A chain alone cannot show that a whole copy was rebuilt by
+/// someone who can write files; the anchor, kept outside, can.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum BackupAnchor {
+    /// No Z close has anchored this till's log yet.
+    None,
+    /// The copy holds the anchored row with the anchored hash.
+    Holds { anchor: AuditAnchor },
+    /// The copy ends before the anchored row: it was made before the last
+    /// Z close, and restoring it loses the rows after its own head.
+    Older { anchor: AuditAnchor },
+    /// The anchor could not be read (no keyring, no such till here).
+    Unchecked { reason: String },
+}
+
+/// A backup checked whole, and against the anchor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnchoredBackupCheck {
+    #[serde(flatten)]
+    pub check: BackupCheck,
+    pub anchor: BackupAnchor,
+}
+
+/// [`verify_backup`], then the copy against `anchor` (the till's, read from
+/// the keyring by the caller). A copy whose anchored row has another hash
+/// was rewritten and is refused like a broken chain.
+pub fn verify_backup_anchored(
+    path: &Path,
+    anchor: Result<Option<AuditAnchor>, String>,
+) -> Result<AnchoredBackupCheck, BackupError> {
+    let check = verify_backup(path)?;
+    let anchor = match anchor {
+        Err(reason) => BackupAnchor::Unchecked { reason },
+        Ok(None) => BackupAnchor::None,
+        Ok(Some(anchor)) if anchor.seq > check.head.seq => BackupAnchor::Older { anchor },
+        Ok(Some(anchor)) => {
+            let name = path.display().to_string();
+            let unreadable = |detail: String| BackupError::Unreadable { path: name.clone(), detail };
+            let conn = open_immutable(path).map_err(unreadable)?;
+            let found: Option<String> = conn
+                .query_row("SELECT hash FROM audit_log WHERE seq = ?1", [anchor.seq], |r| r.get(0))
+                .map_err(|e| unreadable(e.to_string()))?;
+            if found.as_deref() != Some(anchor.hash.as_str()) {
+                return Err(BackupError::ChainBroken {
+                    path: name,
+                    seq: anchor.seq,
+                    reason: format!(
+                        "its hash differs from the one kept in the keyring when the shift closed at {} (printed on \
+                         that Z report): this copy's log was rewritten",
+                        anchor.at
+                    ),
+                });
+            }
+            BackupAnchor::Holds { anchor }
+        }
+    };
+    Ok(AnchoredBackupCheck { check, anchor })
+}
+
 /// Checks `file`, naming it `shown` in what it reports.
 fn check_file(file: &Path, shown: &Path) -> Result<BackupCheck, BackupError> {
     let name = shown.display().to_string();
@@ -205,11 +277,7 @@ fn check_file(file: &Path, shown: &Path) -> Result<BackupCheck, BackupError> {
     if !meta.is_file() {
         return Err(unreadable("it is not a file".into()));
     }
-    let absolute = std::path::absolute(file).map_err(|e| unreadable(e.to_string()))?;
-    let mut uri = url::Url::from_file_path(&absolute).map_err(|_| unreadable("not a usable file name".into()))?;
-    uri.set_query(Some("immutable=1"));
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(uri.as_str(), flags).map_err(|e| unreadable(e.to_string()))?;
+    let conn = open_immutable(file).map_err(unreadable)?;
     let not_kaunta = || BackupError::NotKaunta { path: name.clone() };
     // A file that is not SQLite at all fails at its first read, not at open.
     let tables: i64 = conn
@@ -481,6 +549,43 @@ mod tests {
     fn head_of(ledger: &Ledger) -> AuditHead {
         let v = ledger.verify_audit(|_| {}).unwrap();
         AuditHead { seq: v.rows as i64, hash: v.head }
+    }
+
+    #[test]
+    fn a_backup_is_checked_against_the_head_kept_at_the_last_z_close() {
+        let (dir, ledger) = populated(50, 10);
+        let to = dir.path().join("backups");
+        std::fs::create_dir(&to).unwrap();
+        let made = make_with(&open_source(ledger.path()).unwrap(), &to, "TILL-1", 14, Utc::now()).unwrap();
+        let path = PathBuf::from(&made.check.path);
+        let kept = |seq: i64, hash: String| AuditAnchor {
+            till_id: "TILL-1".into(),
+            database: ledger.anchor_name(),
+            seq,
+            hash,
+            at: "2026-11-25T17:00:00.000Z".into(),
+        };
+        let at_30 = kept(30, ledger.audit_hash_at(30).unwrap().unwrap());
+
+        let holds = verify_backup_anchored(&path, Ok(Some(at_30.clone()))).unwrap();
+        assert_eq!(holds.check, made.check);
+        assert_eq!(holds.anchor, BackupAnchor::Holds { anchor: at_30.clone() });
+        let none = verify_backup_anchored(&path, Ok(None)).unwrap().anchor;
+        assert_eq!(none, BackupAnchor::None);
+        let unread = verify_backup_anchored(&path, Err("no keyring".into())).unwrap().anchor;
+        assert_eq!(unread, BackupAnchor::Unchecked { reason: "no keyring".into() });
+
+        // A Z close after the copy anchored a row the copy does not have.
+        let later = kept(51, "ab".repeat(32));
+        let older = verify_backup_anchored(&path, Ok(Some(later.clone()))).unwrap().anchor;
+        assert_eq!(older, BackupAnchor::Older { anchor: later });
+
+        // A whole copy rebuilt with a consistent chain of its own passes the
+        // chain check, but not the row the keyring vouches for.
+        let rebuilt = kept(30, "cd".repeat(32));
+        let e = verify_backup_anchored(&path, Ok(Some(rebuilt))).unwrap_err();
+        assert_eq!(e.code(), "backup_chain_broken");
+        assert!(e.to_string().contains("broken at row 30") && e.to_string().contains("rewritten"), "{e}");
     }
 
     #[test]

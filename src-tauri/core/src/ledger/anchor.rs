@@ -109,10 +109,16 @@ pub fn check(
     Ok(AnchoredVerification { chain, anchor: check })
 }
 
+/// What names the database at `path` in its anchor: the full path of its
+/// file (as given when it cannot be resolved, e.g. a disk being restored).
+pub fn anchor_name_of(path: &std::path::Path) -> String {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
+}
+
 impl Ledger {
     /// What names this database in its anchor: the full path of its file.
     pub fn anchor_name(&self) -> String {
-        std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone()).display().to_string()
+        anchor_name_of(&self.path)
     }
 
     /// Verifies the chain, then checks it against `anchor` (the last one
