@@ -23,13 +23,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Driver, UI_WAIT, anonymous_mb, app_pid, tree_pss};
+use common::{Driver, SETTLE, UI_WAIT, anonymous_mb, app_pid, tree_pss};
 use fantoccini::{Client, Locator};
 use support::{Till, kaunta_bin};
 
 const PAINT_BUDGET: Duration = Duration::from_millis(1500);
 const PSS_BUDGET_MB: f64 = 300.0;
-const SETTLE: Duration = Duration::from_secs(3);
 
 /// The largest mappings of a process by PSS, in MB, from /proc/<pid>/smaps:
 /// files by name, anonymous memory as one line.

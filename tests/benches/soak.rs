@@ -23,14 +23,13 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Driver, UI_WAIT, anonymous_mb, app_pid, tree_pss};
+use common::{Driver, SETTLE, UI_WAIT, anonymous_mb, app_pid, tree_pss};
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, Locator};
 use serde_json::json;
 use support::{Till, kaunta_bin};
 
 const GROWTH_BUDGET: f64 = 10.0;
-const SETTLE: Duration = Duration::from_secs(3);
 /// How long the idle screen is watched after the shift (`KAUNTA_SOAK_IDLE_SECS`):
 /// longer than the reconciler's 15 s and the provider probe's 30 s, so each
 /// wakes at least once.

@@ -178,7 +178,7 @@ fn copy_into(conn: &Connection, part: &Path, path: &Path, shown: &str) -> Result
     // Renamed before it reached the disk, a power cut could leave a backup
     // with a good name and no content.
     File::open(part).and_then(|f| f.sync_all()).map_err(|e| io_error(shown, e))?;
-    let check = check_file(part, path).map_err(|e| BackupError::Rejected(e.to_string()))?;
+    let (check, _) = check_file(part, path).map_err(|e| BackupError::Rejected(e.to_string()))?;
     std::fs::rename(part, path).map_err(|e| io_error(shown, e))?;
     // The rename itself reaches the disk with the folder's entry. Some
     // filesystems (network shares, FAT) refuse to sync a folder; the file's
@@ -195,7 +195,7 @@ fn copy_into(conn: &Connection, part: &Path, path: &Path, shown: &str) -> Result
 /// beside it (no journal, no lock file) and reads exactly the bytes a
 /// restore would copy.
 pub fn verify_backup(path: &Path) -> Result<BackupCheck, BackupError> {
-    check_file(path, path)
+    check_file(path, path).map(|(check, _)| check)
 }
 
 /// Opens `file` read-only and immutable: nothing is written beside it.
@@ -240,18 +240,16 @@ pub fn verify_backup_anchored(
     path: &Path,
     anchor: Result<Option<AuditAnchor>, String>,
 ) -> Result<AnchoredBackupCheck, BackupError> {
-    let check = verify_backup(path)?;
+    let (check, conn) = check_file(path, path)?;
     let anchor = match anchor {
         Err(reason) => BackupAnchor::Unchecked { reason },
         Ok(None) => BackupAnchor::None,
         Ok(Some(anchor)) if anchor.seq > check.head.seq => BackupAnchor::Older { anchor },
         Ok(Some(anchor)) => {
             let name = path.display().to_string();
-            let unreadable = |detail: String| BackupError::Unreadable { path: name.clone(), detail };
-            let conn = open_immutable(path).map_err(unreadable)?;
             let found: Option<String> = conn
                 .query_row("SELECT hash FROM audit_log WHERE seq = ?1", [anchor.seq], |r| r.get(0))
-                .map_err(|e| unreadable(e.to_string()))?;
+                .map_err(|e| BackupError::Unreadable { path: name.clone(), detail: e.to_string() })?;
             if found.as_deref() != Some(anchor.hash.as_str()) {
                 return Err(BackupError::ChainBroken {
                     path: name,
@@ -269,8 +267,9 @@ pub fn verify_backup_anchored(
     Ok(AnchoredBackupCheck { check, anchor })
 }
 
-/// Checks `file`, naming it `shown` in what it reports.
-fn check_file(file: &Path, shown: &Path) -> Result<BackupCheck, BackupError> {
+/// Checks `file`, naming it `shown` in what it reports; the connection it
+/// read through is handed back for further reads of the same file.
+fn check_file(file: &Path, shown: &Path) -> Result<(BackupCheck, Connection), BackupError> {
     let name = shown.display().to_string();
     let unreadable = |detail: String| BackupError::Unreadable { path: name.clone(), detail };
     let meta = std::fs::metadata(file).map_err(|e| unreadable(e.to_string()))?;
@@ -314,7 +313,7 @@ fn check_file(file: &Path, shown: &Path) -> Result<BackupCheck, BackupError> {
     if let Some(bad) = chain.first_bad {
         return Err(BackupError::ChainBroken { path: name, seq: bad.seq, reason: bad.reason });
     }
-    Ok(BackupCheck {
+    let check = BackupCheck {
         path: name,
         bytes: meta.len(),
         schema_version,
@@ -322,7 +321,8 @@ fn check_file(file: &Path, shown: &Path) -> Result<BackupCheck, BackupError> {
         audit_rows: chain.rows,
         // An intact chain numbers its rows 1, 2, 3 … without a gap.
         head: AuditHead { seq: chain.rows as i64, hash: chain.head },
-    })
+    };
+    Ok((check, conn))
 }
 
 fn backup_name(till_id: &str, stamp: &str, n: u32) -> String {

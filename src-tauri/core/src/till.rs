@@ -286,146 +286,131 @@ impl Till {
             .ok_or(FlowError::MissingCredentials { provider, environment: env })
     }
 
-    /// The PesaVoucher client, built on first use and after credentials change.
-    pub async fn pesavoucher(&self) -> Result<Arc<pesavoucher::Client>, FlowError> {
-        let cached = self.clients.lock().unwrap().pesavoucher.clone();
+    /// A provider's client from `slot`, built on first use and after
+    /// credentials change. The credentials (a keyring read off the async
+    /// workers) are fetched without the lock held; a client another first
+    /// use built meanwhile is the one kept.
+    async fn client<T, C: ProviderCredentials + Send + 'static>(
+        &self,
+        provider: ProviderId,
+        slot: fn(&mut Clients) -> &mut Option<Arc<T>>,
+        training: impl FnOnce() -> C,
+        build: impl FnOnce(&Self, C) -> Result<T, FlowError>,
+    ) -> Result<Arc<T>, FlowError> {
+        let cached = slot(&mut self.clients.lock().unwrap()).clone();
         if let Some(client) = cached {
             return Ok(client);
         }
-        let credentials = self
-            .credentials(ProviderId::PesaVoucher, || pesavoucher::Credentials {
-                api_key: training::TRAINING_API_KEY.into(),
-                api_secret: training::TRAINING_API_SECRET.into(),
-            })
-            .await?;
+        let credentials = self.credentials(provider, training).await?;
         let mut clients = self.clients.lock().unwrap();
-        if let Some(client) = &clients.pesavoucher {
-            // Another first use built it meanwhile.
+        if let Some(client) = slot(&mut clients) {
             return Ok(client.clone());
         }
-        let client = Arc::new(pesavoucher::Client::with_timeout(
-            self.base_url(ProviderId::PesaVoucher)?,
-            credentials,
-            self.request_timeout(),
-        ));
-        clients.pesavoucher = Some(client.clone());
+        let client = Arc::new(build(self, credentials)?);
+        *slot(&mut clients) = Some(client.clone());
         Ok(client)
     }
 
-    /// The Telesend client, built on first use and after credentials change.
+    /// The PesaVoucher client: key and secret from the keyring (the simulator's in training).
+    pub async fn pesavoucher(&self) -> Result<Arc<pesavoucher::Client>, FlowError> {
+        let provider = ProviderId::PesaVoucher;
+        self.client(
+            provider,
+            |c| &mut c.pesavoucher,
+            || pesavoucher::Credentials {
+                api_key: training::TRAINING_API_KEY.into(),
+                api_secret: training::TRAINING_API_SECRET.into(),
+            },
+            |till, credentials| {
+                Ok(pesavoucher::Client::with_timeout(till.base_url(provider)?, credentials, till.request_timeout()))
+            },
+        )
+        .await
+    }
+
+    /// The Telesend client: its API token from the keyring (the simulator's in training).
     pub async fn telesend(&self) -> Result<Arc<telesend::Client>, FlowError> {
-        let cached = self.clients.lock().unwrap().telesend.clone();
-        if let Some(client) = cached {
-            return Ok(client);
-        }
-        let credentials = self
-            .credentials(ProviderId::Telesend, || telesend::Credentials {
-                api_token: training::TRAINING_API_TOKEN.into(),
-            })
-            .await?;
-        let mut clients = self.clients.lock().unwrap();
-        if let Some(client) = &clients.telesend {
-            // Another first use built it meanwhile.
-            return Ok(client.clone());
-        }
-        let client = Arc::new(telesend::Client::with_timeout(
-            self.base_url(ProviderId::Telesend)?,
-            credentials,
-            self.request_timeout(),
-        ));
-        clients.telesend = Some(client.clone());
-        Ok(client)
+        let provider = ProviderId::Telesend;
+        self.client(
+            provider,
+            |c| &mut c.telesend,
+            || telesend::Credentials { api_token: training::TRAINING_API_TOKEN.into() },
+            |till, credentials| {
+                Ok(telesend::Client::with_timeout(till.base_url(provider)?, credentials, till.request_timeout()))
+            },
+        )
+        .await
     }
 
     /// The Pesapal client; it keeps its own token until shortly before expiry.
     pub async fn pesapal(&self) -> Result<Arc<pesapal::Client>, FlowError> {
-        let cached = self.clients.lock().unwrap().pesapal.clone();
-        if let Some(client) = cached {
-            return Ok(client);
-        }
-        let credentials = self
-            .credentials(ProviderId::Pesapal, || pesapal::Credentials {
+        let provider = ProviderId::Pesapal;
+        self.client(
+            provider,
+            |c| &mut c.pesapal,
+            || pesapal::Credentials {
                 consumer_key: training::TRAINING_PESAPAL_CONSUMER_KEY.into(),
                 consumer_secret: training::TRAINING_PESAPAL_CONSUMER_SECRET.into(),
-            })
-            .await?;
-        let mut clients = self.clients.lock().unwrap();
-        if let Some(client) = &clients.pesapal {
-            // Another first use built it meanwhile.
-            return Ok(client.clone());
-        }
-        let client = Arc::new(pesapal::Client::with_timeout(
-            self.base_url(ProviderId::Pesapal)?,
-            credentials,
-            self.request_timeout(),
-        ));
-        clients.pesapal = Some(client.clone());
-        Ok(client)
+            },
+            |till, credentials| {
+                Ok(pesapal::Client::with_timeout(till.base_url(provider)?, credentials, till.request_timeout()))
+            },
+        )
+        .await
     }
 
     /// The BitPesa client: signed requests with the key and secret from the
     /// keyring (the simulator's in training).
     pub async fn bitpesa(&self) -> Result<Arc<bitpesa::Client>, FlowError> {
-        let cached = self.clients.lock().unwrap().bitpesa.clone();
-        if let Some(client) = cached {
-            return Ok(client);
-        }
-        let credentials = self
-            .credentials(ProviderId::BitPesa, || bitpesa::Credentials {
+        let provider = ProviderId::BitPesa;
+        self.client(
+            provider,
+            |c| &mut c.bitpesa,
+            || bitpesa::Credentials {
                 api_key: training::TRAINING_BITPESA_API_KEY.into(),
                 api_secret: training::TRAINING_BITPESA_API_SECRET.into(),
-            })
-            .await?;
-        let mut clients = self.clients.lock().unwrap();
-        if let Some(client) = &clients.bitpesa {
-            // Another first use built it meanwhile.
-            return Ok(client.clone());
-        }
-        let timeout = self.request_timeout.lock().unwrap().unwrap_or(bitpesa::REQUEST_TIMEOUT);
-        let client = Arc::new(bitpesa::Client::with_timeout(self.base_url(ProviderId::BitPesa)?, credentials, timeout));
-        clients.bitpesa = Some(client.clone());
-        Ok(client)
+            },
+            |till, credentials| {
+                let timeout = till.request_timeout.lock().unwrap().unwrap_or(bitpesa::REQUEST_TIMEOUT);
+                Ok(bitpesa::Client::with_timeout(till.base_url(provider)?, credentials, timeout))
+            },
+        )
+        .await
     }
 
     /// The GiftPesa client: credentials from the keyring, the public key from
     /// the imported `key.crt` (the simulator's own in training).
     pub async fn giftpesa(&self) -> Result<Arc<giftpesa::Client>, FlowError> {
-        let cached = self.clients.lock().unwrap().giftpesa.clone();
-        if let Some(client) = cached {
-            return Ok(client);
-        }
-        let credentials = self
-            .credentials(ProviderId::GiftPesa, || giftpesa::Credentials {
+        let provider = ProviderId::GiftPesa;
+        self.client(
+            provider,
+            |c| &mut c.giftpesa,
+            || giftpesa::Credentials {
                 username: training::TRAINING_GIFTPESA_USERNAME.into(),
                 api_key: training::TRAINING_GIFTPESA_API_KEY.into(),
-            })
-            .await?;
-        let mut clients = self.clients.lock().unwrap();
-        if let Some(client) = &clients.giftpesa {
-            // Another first use built it meanwhile.
-            return Ok(client.clone());
+            },
+            |till, credentials| {
+                let key = giftpesa::EncryptionKey::from_certificate(&till.giftpesa_certificate()?)?;
+                Ok(giftpesa::Client::with_timeout(till.base_url(provider)?, credentials, key, till.request_timeout()))
+            },
+        )
+        .await
+    }
+
+    /// The `key.crt` GiftPesa's sign-in encrypts with: the imported one, or
+    /// the simulator's own in training.
+    fn giftpesa_certificate(&self) -> Result<Vec<u8>, FlowError> {
+        if self.is_training() && self.giftpesa_certificate_path().is_none() {
+            return Ok(training::giftpesa::TRAINING_CERTIFICATE.as_bytes().to_vec());
         }
-        let certificate = if self.is_training() && self.giftpesa_certificate_path().is_none() {
-            training::giftpesa::TRAINING_CERTIFICATE.as_bytes().to_vec()
-        } else {
-            let path = self.giftpesa_certificate_path().ok_or(FlowError::Declined {
-                code: "certificate_missing",
-                message: "GiftPesa's key.crt has not been imported: a manager must import it in Settings".into(),
-            })?;
-            std::fs::read(&path).map_err(|e| FlowError::Declined {
-                code: "certificate_missing",
-                message: format!("GiftPesa's key.crt cannot be read at {}: {e}", path.display()),
-            })?
-        };
-        let key = giftpesa::EncryptionKey::from_certificate(&certificate)?;
-        let client = Arc::new(giftpesa::Client::with_timeout(
-            self.base_url(ProviderId::GiftPesa)?,
-            credentials,
-            key,
-            self.request_timeout(),
-        ));
-        clients.giftpesa = Some(client.clone());
-        Ok(client)
+        let path = self.giftpesa_certificate_path().ok_or(FlowError::Declined {
+            code: "certificate_missing",
+            message: "GiftPesa's key.crt has not been imported: a manager must import it in Settings".into(),
+        })?;
+        std::fs::read(&path).map_err(|e| FlowError::Declined {
+            code: "certificate_missing",
+            message: format!("GiftPesa's key.crt cannot be read at {}: {e}", path.display()),
+        })
     }
 
     /// Where GiftPesa's certificate is: configured, or imported into the data directory.

@@ -12,6 +12,9 @@ use serde_json::json;
 use crate::support::{Till, free_port, kaunta_bin, wait_for_port};
 
 pub const UI_WAIT: Duration = Duration::from_secs(60);
+/// How long memory is left to settle before it is read: the measurement's
+/// own interval, not a wait for an event.
+pub const SETTLE: Duration = Duration::from_secs(3);
 
 /// A process seen in /proc.
 pub struct Proc {
